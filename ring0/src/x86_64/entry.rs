@@ -53,7 +53,9 @@ core::arch::global_asm!(
 
 unsafe extern "C" {
     safe static ringfence_ring0_code: u8;
+    #[cfg(test)]
     safe static ringfence_ring0_syscall: u8;
+    #[cfg(test)]
     safe static ringfence_ring0_resume: u8;
     safe static ringfence_ring0_code_end: u8;
     safe static ringfence_user_trampoline: u8;
