@@ -1,1 +1,193 @@
-fn main() {}
+//! `cargo bench --bench app_syscall`: what an application trap costs on the KVM platform,
+//! against a native `getpid` in the same run.
+//!
+//! Reports native `getpid`, the ring-3 syscall → `Trap::Syscall` → resume round trip, an
+//! exception round trip (`ud2`) and a page-fault round trip, each with VM exits per
+//! operation. Medians of several repetitions; the table also goes to
+//! `target/ringfence-bench/app_syscall.{md,csv}`.
+
+#[cfg(target_arch = "x86_64")]
+fn main() {
+    bench::main();
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn main() {
+    eprintln!("app_syscall: the KVM platform does not support this architecture yet");
+}
+
+#[cfg(target_arch = "x86_64")]
+mod bench {
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use abi::x86_64::UserRegs;
+    use platform_kvm::{AddressSpace, Context, Machine, MachineConfig, Perms, Trap};
+    use ringfence_tests::snippets;
+
+    const CODE: u64 = 0x40_0000;
+    const REPS: usize = 7;
+
+    struct Row {
+        name: &'static str,
+        ns: f64,
+        exits_per_op: Option<f64>,
+    }
+
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+
+    fn native_getpid(iters: u64) -> f64 {
+        let start = Instant::now();
+        for _ in 0..iters {
+            // SAFETY: getpid takes no arguments and cannot fail.
+            std::hint::black_box(unsafe { libc::syscall(libc::SYS_getpid) });
+        }
+        start.elapsed().as_nanos() as f64 / iters as f64
+    }
+
+    fn setup(machine: &std::sync::Arc<Machine>, code: &[u8]) -> AddressSpace {
+        let space = AddressSpace::new(machine).expect("address space");
+        machine.memory().write(0, code).expect("code");
+        space.map(CODE, 4096, 0, Perms::READ | Perms::EXECUTE).expect("map");
+        space
+    }
+
+    /// Round trips of `code`, restarting at `restart` after each trap that `expect` accepts.
+    fn round_trips(
+        machine: &std::sync::Arc<Machine>,
+        code: &[u8],
+        iters: u64,
+        prepare: impl Fn(&mut UserRegs, u64),
+        expect: impl Fn(&Trap, &UserRegs) -> bool,
+    ) -> (f64, f64) {
+        let space = setup(machine, code);
+        let mut ctx = Context::new(machine);
+        let mut regs = UserRegs {
+            rip: CODE,
+            eflags: 0x202,
+            r13: u64::MAX,
+            ..UserRegs::default()
+        };
+        // Warm up (first entry, TLB, FPU hand-over).
+        prepare(&mut regs, 0);
+        ctx.switch(&mut regs, &space).expect("switch");
+        let before = machine.exit_stats();
+        let start = Instant::now();
+        for i in 0..iters {
+            prepare(&mut regs, i);
+            let trap = ctx.switch(&mut regs, &space).expect("switch");
+            assert!(expect(&trap, &regs), "unexpected {trap:?}");
+        }
+        let ns = start.elapsed().as_nanos() as f64 / iters as f64;
+        let exits = machine.exit_stats().since(&before).total() as f64 / iters as f64;
+        (ns, exits)
+    }
+
+    pub fn main() {
+        let quick = std::env::args().any(|a| a == "--quick") || std::env::var_os("RF_BENCH_QUICK").is_some();
+        let iters = if quick { 500 } else { 5_000 };
+        let machine = match Machine::new(MachineConfig {
+            vcpus: 1,
+            memory_size: 16 << 20,
+            table_memory: 4 << 20,
+            ..MachineConfig::default()
+        }) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("app_syscall: skipped: {e}");
+                return;
+            }
+        };
+        let mut getpid = Vec::new();
+        let mut syscall = (Vec::new(), Vec::new());
+        let mut exception = (Vec::new(), Vec::new());
+        let mut fault = (Vec::new(), Vec::new());
+        for _ in 0..REPS {
+            getpid.push(native_getpid(iters * 20));
+            let (ns, ex) = round_trips(
+                &machine,
+                snippets::syscalls(),
+                iters,
+                |r, i| r.rax = i ^ 0x5555,
+                |t, _| *t == Trap::Syscall,
+            );
+            syscall.0.push(ns);
+            syscall.1.push(ex);
+            let (ns, ex) = round_trips(
+                &machine,
+                snippets::ud2(),
+                iters,
+                |r, _| r.rip = CODE,
+                |t, _| matches!(t, Trap::Exception { vector: 6, .. }),
+            );
+            exception.0.push(ns);
+            exception.1.push(ex);
+            let (ns, ex) = round_trips(
+                &machine,
+                snippets::touch(),
+                iters,
+                |r, _| {
+                    r.rip = CODE;
+                    r.rdi = 0x7000_0000;
+                },
+                |t, _| matches!(t, Trap::Fault { .. }),
+            );
+            fault.0.push(ns);
+            fault.1.push(ex);
+        }
+        let native = median(getpid);
+        let rows = [
+            Row { name: "native getpid", ns: native, exits_per_op: None },
+            Row {
+                name: "ring-3 syscall round trip",
+                ns: median(syscall.0),
+                exits_per_op: Some(median(syscall.1)),
+            },
+            Row {
+                name: "ring-3 exception (ud2) round trip",
+                ns: median(exception.0),
+                exits_per_op: Some(median(exception.1)),
+            },
+            Row {
+                name: "ring-3 page fault round trip",
+                ns: median(fault.0),
+                exits_per_op: Some(median(fault.1)),
+            },
+        ];
+        let title = format!(
+            "app_syscall — KVM {} backend, {} (median of {REPS} runs of {iters})",
+            machine.backend(),
+            if std::env::var_os("RF_IN_VM").is_some() {
+                "inside the emulated machine (ci/vm-x86_64): only ratios mean anything"
+            } else {
+                "this host"
+            }
+        );
+        let mut md = format!("{title}\n\n| operation | ns/op | ratio to native getpid | VM exits/op |\n|---|---:|---:|---:|\n");
+        let mut csv = String::from("operation,ns_per_op,ratio_to_native,vm_exits_per_op\n");
+        for r in &rows {
+            let exits = r.exits_per_op.map_or("—".into(), |e| format!("{e:.2}"));
+            md += &format!("| {} | {:.0} | {:.1}× | {} |\n", r.name, r.ns, r.ns / native, exits);
+            csv += &format!(
+                "{},{:.1},{:.2},{}\n",
+                r.name,
+                r.ns,
+                r.ns / native,
+                r.exits_per_op.map_or(String::new(), |e| format!("{e:.3}"))
+            );
+        }
+        print!("{md}");
+        let dir = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+            .join("ringfence-bench");
+        if std::fs::create_dir_all(&dir).is_ok() {
+            let _ = std::fs::write(dir.join("app_syscall.md"), &md);
+            let _ = std::fs::write(dir.join("app_syscall.csv"), &csv);
+            println!("written to {}", dir.display());
+        }
+    }
+}

@@ -1,1 +1,27 @@
-//! placeholder
+//! The KVM platform: the VMM side of ringfence. It opens `/dev/kvm`, builds a machine whose
+//! guest kernel comes from `ring0`, gives applications their own address spaces, and runs
+//! their code at guest ring 3 until it traps back to the sentry.
+//!
+//! Two backends sit behind one interface (see DESIGN.md): on hardware virtualization a
+//! ring-3 `syscall` enters the ring-0 stub; on software-virtualized KVM (`kvm_pvm`) it stays
+//! at ring 3 and leaves through the user trampoline's MMIO exit.
+
+pub mod backend;
+pub mod error;
+pub mod memfile;
+mod physmap;
+pub mod region;
+pub mod stats;
+mod tables;
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+pub use backend::Backend;
+pub use error::{Error, Result};
+pub use memfile::MemoryFile;
+pub use ring0::pagetables::Perms;
+pub use ring0::{Access, Trap};
+pub use stats::{ExitReason, ExitStats};
+#[cfg(target_arch = "x86_64")]
+pub use x86_64::{AddressSpace, Context, Interrupter, Machine, MachineConfig};

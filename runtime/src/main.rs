@@ -1,1 +1,64 @@
-fn main() {}
+//! `ringfence`: the command-line front of the sandbox.
+
+mod check;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// ringfence — an application kernel for containers.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Log filter (e.g. `debug`, `platform_kvm=trace`); `RUST_LOG` works too.
+    #[arg(long, global = true)]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tell which platform and KVM backend this host offers.
+    Platform,
+    /// Run a small built-in program at guest ring 3 on the KVM platform: it prints a line
+    /// through the sandbox and makes N syscalls; report what they cost.
+    Check {
+        /// Syscalls the program makes.
+        #[arg(long, default_value_t = 10_000)]
+        syscalls: u64,
+        /// Force the KVM backend (`hardware` or `software`) instead of detecting it.
+        #[arg(long)]
+        backend: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = cli
+        .log
+        .clone()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Platform => check::platform(),
+        Command::Check { syscalls, backend } => check::run(syscalls, backend.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ringfence: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::from(125)
+        }
+    }
+}
+

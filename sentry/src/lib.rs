@@ -1,1 +1,9 @@
+//! The sentry: ringfence's implementation of the Linux system-call interface. It is
+//! platform-agnostic; platforms (KVM, later ptrace) run application code for it and report
+//! traps through the contract in [`platform`].
+//!
+//! So far the sentry holds that contract and its KVM implementation; tasks, memory
+//! management, the VFS and the syscall tables come with the sentry-core work.
+#![deny(unsafe_code)]
 
+pub mod platform;

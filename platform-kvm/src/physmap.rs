@@ -1,0 +1,54 @@
+//! The physical map: where each host region appears in guest-physical space.
+//!
+//! Regions are packed one after another from `BASE` rather than placed at
+//! guest-physical = host-virtual, because CPUs (and emulated ones in particular) may offer
+//! fewer physical address bits than the host's virtual addresses need.
+
+use kvm_bindings::kvm_userspace_memory_region;
+use kvm_ioctls::VmFd;
+
+use crate::error::{Error, Result};
+use crate::region::HostRegion;
+
+/// First guest-physical address handed out; below it sit the fixed holes (TSS, identity map,
+/// the exit page).
+pub const BASE: u64 = 1 << 32;
+/// Regions start on 2 MiB boundaries so the host can back them with huge pages.
+const ALIGN: u64 = 2 << 20;
+
+#[derive(Default)]
+pub(crate) struct PhysMap {
+    next_gpa: u64,
+    next_slot: u32,
+}
+
+impl PhysMap {
+    pub(crate) fn new() -> PhysMap {
+        PhysMap {
+            next_gpa: BASE,
+            next_slot: 0,
+        }
+    }
+
+    /// Give `region` a guest-physical address and make it a memory slot of `vm`.
+    ///
+    /// The caller keeps `region` alive for as long as `vm` exists (the machine drops its VM
+    /// before its regions).
+    pub(crate) fn add(&mut self, vm: &VmFd, region: &mut HostRegion) -> Result<()> {
+        let gpa = self.next_gpa;
+        let slot = kvm_userspace_memory_region {
+            slot: self.next_slot,
+            flags: 0,
+            guest_phys_addr: gpa,
+            memory_size: region.size(),
+            userspace_addr: region.host_ptr() as u64,
+        };
+        // SAFETY: the slot covers exactly the host mapping owned by `region`, which the
+        // machine keeps mapped until after the VM is closed.
+        unsafe { vm.set_user_memory_region(slot) }.map_err(Error::kvm("KVM_SET_USER_MEMORY_REGION"))?;
+        region.set_gpa(gpa);
+        self.next_slot += 1;
+        self.next_gpa = (gpa + region.size()).next_multiple_of(ALIGN);
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! The machine: one VM with its memory (memory file, page tables, entry area), the kernel's
+//! upper-half page table and the vCPU pool.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use kvm_bindings::KVM_MAX_CPUID_ENTRIES;
+use kvm_ioctls::{Cap, Kvm, VmFd};
+use ring0::pagetables::pcid::{MAX_PCID, PcidAllocator};
+use ring0::pagetables::x86_64::X86_64;
+use ring0::pagetables::{PageTables, Perms};
+use ring0::x86_64::layout::EXIT_PAGE_VA;
+
+use super::entry_area::EntryArea;
+use super::pool::VcpuPool;
+use super::vcpu::{Features, Vcpu};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::memfile::MemoryFile;
+use crate::physmap::PhysMap;
+use crate::stats::{ExitCounters, ExitStats};
+use crate::tables::TablePool;
+
+/// Guest-physical address of the exit page: below every memory slot, so any access to it
+/// leaves the guest as MMIO.
+pub(crate) const EXIT_GPA: u64 = 0xd000_0000;
+/// Addresses KVM needs on Intel for real-mode emulation; never used by our guest.
+const TSS_GPA: usize = 0xfffb_d000;
+const IDENTITY_MAP_GPA: u64 = 0xfffb_c000;
+
+/// How big a machine to build.
+#[derive(Clone, Debug)]
+pub struct MachineConfig {
+    /// vCPUs created up front; more contexts than vCPUs share them.
+    pub vcpus: usize,
+    /// Size of the memory file (sparse: only touched pages cost memory).
+    pub memory_size: u64,
+    /// Reserved host memory for page tables.
+    pub table_memory: u64,
+    /// Force a backend instead of detecting it.
+    pub backend: Option<Backend>,
+    /// The KVM device.
+    pub device: PathBuf,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        MachineConfig {
+            vcpus: (2 * cpus).clamp(4, 64),
+            memory_size: 4 << 30,
+            table_memory: 256 << 20,
+            backend: None,
+            device: PathBuf::from("/dev/kvm"),
+        }
+    }
+}
+
+/// A KVM virtual machine ready to run application code.
+pub struct Machine {
+    // Field order is drop order: vCPUs and the VM go before the memory they map.
+    pub(crate) pool: VcpuPool,
+    _vm: VmFd,
+    _kvm: Kvm,
+    backend: Backend,
+    pub(crate) features: Features,
+    pub(crate) exits: ExitCounters,
+    pub(crate) memory: MemoryFile,
+    pub(crate) tables: Mutex<TablePool>,
+    pub(crate) kernel: PageTables<X86_64>,
+    pub(crate) entry: EntryArea,
+    pub(crate) pcids: Mutex<PcidAllocator>,
+    next_space: AtomicU64,
+}
+
+impl Machine {
+    /// Open `/dev/kvm` and build a machine; a clear error (never a panic) when KVM is
+    /// missing or unusable.
+    pub fn new(config: MachineConfig) -> Result<Arc<Machine>> {
+        let device = &config.device;
+        if !device.exists() {
+            return Err(Error::NoKvm(device.clone()));
+        }
+        let open_err = |source: std::io::Error| Error::OpenKvm {
+            path: device.clone(),
+            source,
+        };
+        let path = CString::new(device.as_os_str().as_bytes())
+            .map_err(|e| open_err(std::io::Error::other(e)))?;
+        let kvm = Kvm::new_with_path(&path).map_err(|e| open_err(e.into()))?;
+        let api = kvm.get_api_version();
+        if api != 12 {
+            return Err(Error::ApiVersion(api));
+        }
+        if !kvm.check_extension(Cap::UserMemory) {
+            return Err(Error::MissingCapability("KVM_CAP_USER_MEMORY"));
+        }
+        let backend = config.backend.unwrap_or_else(Backend::detect);
+        let vm = kvm.create_vm().map_err(Error::kvm("KVM_CREATE_VM"))?;
+        // Only Intel needs these, and only for real mode; failing is harmless elsewhere.
+        if let Err(e) = vm.set_tss_address(TSS_GPA) {
+            tracing::debug!("KVM_SET_TSS_ADDR: {e}");
+        }
+        if let Err(e) = vm.set_identity_map_address(IDENTITY_MAP_GPA) {
+            tracing::debug!("KVM_SET_IDENTITY_MAP_ADDR: {e}");
+        }
+
+        let vcpus = config.vcpus.clamp(1, kvm.get_max_vcpus());
+        let mut physmap = PhysMap::new();
+        let mut memory = MemoryFile::new(config.memory_size)?;
+        physmap.add(&vm, memory.region_mut())?;
+        let mut tables = TablePool::new(config.table_memory)?;
+        physmap.add(&vm, tables.region_mut())?;
+        let mut entry = EntryArea::new(vcpus)?;
+        physmap.add(&vm, entry.region_mut())?;
+
+        let kernel = build_kernel_tables(&mut tables, &entry)?;
+        let cpuid = kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(Error::kvm("KVM_GET_SUPPORTED_CPUID"))?;
+        let features = Features::from_cpuid(&cpuid);
+        let kernel_cr3 = kernel.root();
+        let vcpus = (0..vcpus)
+            .map(|i| Vcpu::new(&vm, i, &cpuid, features, backend, kernel_cr3))
+            .collect::<Result<Vec<_>>>()?;
+        let pool = VcpuPool::new(vcpus, features.xcr0 != 0)?;
+        tracing::debug!(%backend, ?features, vcpus = pool.len(), "KVM machine ready");
+
+        Ok(Arc::new(Machine {
+            pool,
+            _vm: vm,
+            _kvm: kvm,
+            backend,
+            features,
+            exits: ExitCounters::default(),
+            memory,
+            tables: Mutex::new(tables),
+            kernel,
+            entry,
+            pcids: Mutex::new(PcidAllocator::new(MAX_PCID)),
+            next_space: AtomicU64::new(1),
+        }))
+    }
+
+    /// The backend this machine runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Number of vCPUs.
+    pub fn vcpus(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// Whether the vCPUs use PCIDs to keep TLB entries across address-space switches.
+    pub fn has_pcid(&self) -> bool {
+        self.features.pcid
+    }
+
+    /// The memory file, the physical memory of every application on this machine.
+    pub fn memory(&self) -> &MemoryFile {
+        &self.memory
+    }
+
+    /// VM exits so far, by reason.
+    pub fn exit_stats(&self) -> ExitStats {
+        self.exits.snapshot()
+    }
+
+    /// Page-table pages in use (for leak checks).
+    pub fn live_tables(&self) -> usize {
+        self.tables.lock().unwrap_or_else(|e| e.into_inner()).live()
+    }
+
+    pub(crate) fn next_space_id(&self) -> u64 {
+        self.next_space.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The kernel's page table: only the upper half, which every application table shares.
+fn build_kernel_tables(tables: &mut TablePool, entry: &EntryArea) -> Result<PageTables<X86_64>> {
+    let pt_err = |e: ring0::pagetables::MapError| Error::PageTables(e.to_string());
+    let mut kernel = PageTables::<X86_64>::new(tables).map_err(pt_err)?;
+    let base = entry.region().gpa();
+    for page in entry.pages() {
+        let mut perms = Perms::READ;
+        perms.set(Perms::WRITE, page.write);
+        perms.set(Perms::EXECUTE, page.execute);
+        perms.set(Perms::USER, page.user);
+        kernel
+            .map(tables, page.va, base + page.offset, 4096, perms)
+            .map_err(pt_err)?;
+    }
+    kernel
+        .map(tables, EXIT_PAGE_VA, EXIT_GPA, 4096, Perms::READ | Perms::WRITE | Perms::USER)
+        .map_err(pt_err)?;
+    Ok(kernel)
+}
