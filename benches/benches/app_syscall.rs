@@ -51,7 +51,9 @@ mod bench {
     fn setup(machine: &std::sync::Arc<Machine>, code: &[u8]) -> AddressSpace {
         let space = AddressSpace::new(machine).expect("address space");
         machine.memory().write(0, code).expect("code");
-        space.map(CODE, 4096, 0, Perms::READ | Perms::EXECUTE).expect("map");
+        space
+            .map(CODE, 4096, 0, Perms::READ | Perms::EXECUTE)
+            .expect("map");
         space
     }
 
@@ -87,7 +89,8 @@ mod bench {
     }
 
     pub fn main() {
-        let quick = std::env::args().any(|a| a == "--quick") || std::env::var_os("RF_BENCH_QUICK").is_some();
+        let quick = std::env::args().any(|a| a == "--quick")
+            || std::env::var_os("RF_BENCH_QUICK").is_some();
         let iters = if quick { 500 } else { 5_000 };
         let machine = match Machine::new(MachineConfig {
             vcpus: 1,
@@ -140,7 +143,11 @@ mod bench {
         }
         let native = median(getpid);
         let rows = [
-            Row { name: "native getpid", ns: native, exits_per_op: None },
+            Row {
+                name: "native getpid",
+                ns: native,
+                exits_per_op: None,
+            },
             Row {
                 name: "ring-3 syscall round trip",
                 ns: median(syscall.0),
@@ -166,11 +173,19 @@ mod bench {
                 "this host"
             }
         );
-        let mut md = format!("{title}\n\n| operation | ns/op | ratio to native getpid | VM exits/op |\n|---|---:|---:|---:|\n");
+        let mut md = format!(
+            "{title}\n\n| operation | ns/op | ratio to native getpid | VM exits/op |\n|---|---:|---:|---:|\n"
+        );
         let mut csv = String::from("operation,ns_per_op,ratio_to_native,vm_exits_per_op\n");
         for r in &rows {
             let exits = r.exits_per_op.map_or("—".into(), |e| format!("{e:.2}"));
-            md += &format!("| {} | {:.0} | {:.1}× | {} |\n", r.name, r.ns, r.ns / native, exits);
+            md += &format!(
+                "| {} | {:.0} | {:.1}× | {} |\n",
+                r.name,
+                r.ns,
+                r.ns / native,
+                exits
+            );
             csv += &format!(
                 "{},{:.1},{:.2},{}\n",
                 r.name,

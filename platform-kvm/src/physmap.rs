@@ -34,7 +34,11 @@ impl PhysMap {
     ///
     /// The caller keeps `region` alive for as long as `vm` exists (the machine drops its VM
     /// before its regions).
-    pub(crate) fn add(&mut self, vm: &VmFd, region: &mut HostRegion) -> Result<()> {
+    pub(crate) fn add(
+        &mut self,
+        vm: &VmFd,
+        region: &mut HostRegion,
+    ) -> Result<kvm_userspace_memory_region> {
         let gpa = self.next_gpa;
         let slot = kvm_userspace_memory_region {
             slot: self.next_slot,
@@ -45,10 +49,27 @@ impl PhysMap {
         };
         // SAFETY: the slot covers exactly the host mapping owned by `region`, which the
         // machine keeps mapped until after the VM is closed.
-        unsafe { vm.set_user_memory_region(slot) }.map_err(Error::kvm("KVM_SET_USER_MEMORY_REGION"))?;
+        unsafe { vm.set_user_memory_region(slot) }
+            .map_err(Error::kvm("KVM_SET_USER_MEMORY_REGION"))?;
         region.set_gpa(gpa);
         self.next_slot += 1;
         self.next_gpa = (gpa + region.size()).next_multiple_of(ALIGN);
-        Ok(())
+        Ok(slot)
+    }
+
+    /// Delete memory slot `slot` and create it again, which makes KVM drop every shadow
+    /// page built from it. No vCPU may be running (its page walks would find no memory).
+    pub(crate) fn recreate(vm: &VmFd, slot: kvm_userspace_memory_region) -> Result<()> {
+        let deleted = kvm_userspace_memory_region {
+            memory_size: 0,
+            ..slot
+        };
+        // SAFETY: deleting a slot unmaps nothing on the host; re-adding it describes the
+        // same host mapping as before, still owned by the machine.
+        unsafe {
+            vm.set_user_memory_region(deleted)
+                .and_then(|()| vm.set_user_memory_region(slot))
+        }
+        .map_err(Error::kvm("KVM_SET_USER_MEMORY_REGION"))
     }
 }

@@ -100,7 +100,10 @@ mod tests {
         c.count(ExitReason::Mmio);
         c.count(ExitReason::Mmio);
         let d = c.snapshot().since(&before);
-        assert_eq!((d.get(ExitReason::Hlt), d.get(ExitReason::Mmio), d.total()), (1, 2, 3));
+        assert_eq!(
+            (d.get(ExitReason::Hlt), d.get(ExitReason::Mmio), d.total()),
+            (1, 2, 3)
+        );
         assert_eq!(
             d.to_string(),
             "vm_exits=3 hlt=1 mmio=2 interrupted=0 other=0"

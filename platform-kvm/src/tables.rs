@@ -69,7 +69,7 @@ unsafe impl Allocator for TablePool {
 
     fn table_ptr(&self, pa: PhysAddr) -> *mut [u64; 512] {
         assert!(
-            self.region.contains_gpa(pa) && pa % PAGE_SIZE == 0,
+            self.region.contains_gpa(pa) && pa.is_multiple_of(PAGE_SIZE),
             "table {pa:#x} is not in the table pool"
         );
         self.region

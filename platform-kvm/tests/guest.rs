@@ -35,7 +35,11 @@ fn ten_thousand_syscalls_trap_with_number_and_arguments() {
         regs.rax = i ^ 0x5555;
     }
     assert_eq!(ctx.switch(&mut regs, &space).unwrap(), Trap::Syscall);
-    assert_eq!(regs.orig_rax, snippets::DONE, "the code saw every return value");
+    assert_eq!(
+        regs.orig_rax,
+        snippets::DONE,
+        "the code saw every return value"
+    );
     let exits = machine.exit_stats().since(&before);
     println!("{} on the {} backend: {exits}", N + 1, machine.backend());
     assert_eq!(exits.get(ExitReason::Other), 0);
@@ -52,10 +56,19 @@ fn page_faults_report_address_and_access_and_resume_after_map() {
     let done_at = CODE + 0x1000;
     let done = frames.alloc(1);
     machine.memory().write(done, snippets::done()).unwrap();
-    space.map(done_at, PAGE, done, Perms::READ | Perms::EXECUTE).unwrap();
+    space
+        .map(done_at, PAGE, done, Perms::READ | Perms::EXECUTE)
+        .unwrap();
     let src = DATA + 0x1_0000 + 0x28; // unaligned inside the page on purpose
     let dst = DATA + 0x2_0000;
-    let dst_offset = data_page(&machine, &frames, &space, dst, Perms::READ | Perms::WRITE, 0);
+    let dst_offset = data_page(
+        &machine,
+        &frames,
+        &space,
+        dst,
+        Perms::READ | Perms::WRITE,
+        0,
+    );
     let mut ctx = Context::new(&machine);
     let mut regs = regs_at(CODE);
     (regs.rdi, regs.rsi, regs.rdx) = (src, dst, done_at);
@@ -63,7 +76,11 @@ fn page_faults_report_address_and_access_and_resume_after_map() {
     let trap = ctx.switch(&mut regs, &space).unwrap();
     assert_eq!(
         trap,
-        Trap::Fault { addr: src, access: Access::Read, present: false }
+        Trap::Fault {
+            addr: src,
+            access: Access::Read,
+            present: false
+        }
     );
     assert_eq!(regs.rip, CODE, "the faulting instruction is retried");
 
@@ -72,7 +89,9 @@ fn page_faults_report_address_and_access_and_resume_after_map() {
         .memory()
         .write(src_offset + 0x28, &0xfeed_f00d_u64.to_le_bytes())
         .unwrap();
-    space.map(src & !0xfff, PAGE, src_offset, Perms::READ).unwrap();
+    space
+        .map(src & !0xfff, PAGE, src_offset, Perms::READ)
+        .unwrap();
     run_to_done(&mut ctx, &mut regs, &space);
     assert_eq!(read_word(&machine, dst_offset), 0xfeed_f00d);
 }
@@ -92,14 +111,25 @@ fn write_to_read_only_faults_as_write() {
     let trap = ctx.switch(&mut regs, &space).unwrap();
     assert_eq!(
         trap,
-        Trap::Fault { addr: ro + 8, access: Access::Write, present: true }
+        Trap::Fault {
+            addr: ro + 8,
+            access: Access::Write,
+            present: true
+        }
     );
     assert_eq!(regs.rax, 7, "the read before it completed");
     // mprotect-style upgrade, then the write goes through.
     space.protect(ro, PAGE, Perms::READ | Perms::WRITE).unwrap();
     regs.rdx = 0; // jumping to 0 afterwards faults as an instruction fetch
     let trap = ctx.switch(&mut regs, &space).unwrap();
-    assert_eq!(trap, Trap::Fault { addr: 0, access: Access::Execute, present: false });
+    assert_eq!(
+        trap,
+        Trap::Fault {
+            addr: 0,
+            access: Access::Execute,
+            present: false
+        }
+    );
 }
 
 #[test]
@@ -108,17 +138,33 @@ fn executing_a_no_exec_page_faults_as_fetch() {
     let frames = Frames::new();
     let space = AddressSpace::new(&machine).unwrap();
     load_code(&machine, &frames, &space, snippets::touch());
-    data_page(&machine, &frames, &space, DATA, Perms::READ | Perms::WRITE, 0);
+    data_page(
+        &machine,
+        &frames,
+        &space,
+        DATA,
+        Perms::READ | Perms::WRITE,
+        0,
+    );
     // Valid code, but on a page mapped without execute permission.
     let nx = DATA + 0x10_0000;
     let offset = frames.alloc(1);
     machine.memory().write(offset, snippets::done()).unwrap();
-    space.map(nx, PAGE, offset, Perms::READ | Perms::WRITE).unwrap();
+    space
+        .map(nx, PAGE, offset, Perms::READ | Perms::WRITE)
+        .unwrap();
     let mut ctx = Context::new(&machine);
     let mut regs = regs_at(CODE);
     (regs.rdi, regs.rsi, regs.rdx) = (DATA, DATA + 8, nx);
     let trap = ctx.switch(&mut regs, &space).unwrap();
-    assert_eq!(trap, Trap::Fault { addr: nx, access: Access::Execute, present: true });
+    assert_eq!(
+        trap,
+        Trap::Fault {
+            addr: nx,
+            access: Access::Execute,
+            present: true
+        }
+    );
     assert_eq!(regs.rip, nx);
 }
 
@@ -149,11 +195,22 @@ fn exceptions_come_back_with_vector_and_code() {
     let before = machine.exit_stats();
     for (what, code, vector, error, rip) in cases {
         let (trap, at) = first_trap(&machine, code);
-        assert_eq!(trap, Trap::Exception { vector, code: error }, "{what}");
+        assert_eq!(
+            trap,
+            Trap::Exception {
+                vector,
+                code: error
+            },
+            "{what}"
+        );
         assert_eq!(at, rip, "{what}: rip");
     }
     let exits = machine.exit_stats().since(&before);
-    assert_eq!(exits.get(ExitReason::Other), 0, "no exception escaped to the host as a failure");
+    assert_eq!(
+        exits.get(ExitReason::Other),
+        0,
+        "no exception escaped to the host as a failure"
+    );
 }
 
 #[test]
@@ -173,7 +230,14 @@ fn application_cannot_reach_sentry_memory() {
     let frames = Frames::new();
     let space = AddressSpace::new(&machine).unwrap();
     load_code(&machine, &frames, &space, snippets::touch());
-    data_page(&machine, &frames, &space, DATA, Perms::READ | Perms::WRITE, 0);
+    data_page(
+        &machine,
+        &frames,
+        &space,
+        DATA,
+        Perms::READ | Perms::WRITE,
+        0,
+    );
     let mut ctx = Context::new(&machine);
     for (what, addr) in targets {
         // Read.
@@ -207,10 +271,19 @@ fn two_address_spaces_see_their_own_data_and_unmap_is_not_stale() {
             let space = AddressSpace::new(&machine).unwrap();
             load_code(&machine, &frames, &space, snippets::touch());
             data_page(&machine, &frames, &space, DATA, Perms::READ, value);
-            let out = data_page(&machine, &frames, &space, DATA + PAGE, Perms::READ | Perms::WRITE, 0);
+            let out = data_page(
+                &machine,
+                &frames,
+                &space,
+                DATA + PAGE,
+                Perms::READ | Perms::WRITE,
+                0,
+            );
             let done = frames.alloc(1);
             machine.memory().write(done, snippets::done()).unwrap();
-            space.map(CODE + 0x1000, PAGE, done, Perms::READ | Perms::EXECUTE).unwrap();
+            space
+                .map(CODE + 0x1000, PAGE, done, Perms::READ | Perms::EXECUTE)
+                .unwrap();
             (space, out)
         })
         .collect();
@@ -228,22 +301,42 @@ fn two_address_spaces_see_their_own_data_and_unmap_is_not_stale() {
         for (i, space) in spaces.iter().enumerate() {
             let (trap, seen) = run(&mut ctx, space);
             assert_eq!(trap, Trap::Syscall, "round {round} space {i}");
-            assert_eq!(seen, [0x1111, 0x2222][i], "round {round} space {i} saw its own page");
+            assert_eq!(
+                seen,
+                [0x1111, 0x2222][i],
+                "round {round} space {i} saw its own page"
+            );
         }
     }
     // The first space loses its data page; the second keeps its own.
     spaces[0].0.unmap(DATA, PAGE).unwrap();
     let (trap, _) = run(&mut ctx, &spaces[0]);
-    assert_eq!(trap, Trap::Fault { addr: DATA, access: Access::Read, present: false });
+    assert_eq!(
+        trap,
+        Trap::Fault {
+            addr: DATA,
+            access: Access::Read,
+            present: false
+        }
+    );
     assert_eq!(run(&mut ctx, &spaces[1]), (Trap::Syscall, 0x2222));
     // Remapping it elsewhere in the file is seen immediately too.
     let replacement = frames.alloc(1);
-    machine.memory().write(replacement, &0x3333_u64.to_le_bytes()).unwrap();
-    spaces[0].0.map(DATA, PAGE, replacement, Perms::READ).unwrap();
+    machine
+        .memory()
+        .write(replacement, &0x3333_u64.to_le_bytes())
+        .unwrap();
+    spaces[0]
+        .0
+        .map(DATA, PAGE, replacement, Perms::READ)
+        .unwrap();
     assert_eq!(run(&mut ctx, &spaces[0]), (Trap::Syscall, 0x3333));
     // And replacing a live mapping (no unmap in between) too.
     let again = frames.alloc(1);
-    machine.memory().write(again, &0x4444_u64.to_le_bytes()).unwrap();
+    machine
+        .memory()
+        .write(again, &0x4444_u64.to_le_bytes())
+        .unwrap();
     spaces[0].0.map(DATA, PAGE, again, Perms::READ).unwrap();
     assert_eq!(run(&mut ctx, &spaces[0]), (Trap::Syscall, 0x4444));
 }
@@ -302,7 +395,11 @@ fn interrupt_kicks_a_spinning_context_out_and_it_resumes() {
         kicker.join().unwrap();
         assert_eq!(trap, Trap::Interrupted, "round {round}");
         assert!(start.elapsed() < Duration::from_secs(5));
-        assert!(regs.rip == CODE || regs.rip == CODE + 3, "rip {:#x}", regs.rip);
+        assert!(
+            regs.rip == CODE || regs.rip == CODE + 3,
+            "rip {:#x}",
+            regs.rip
+        );
         assert!(regs.rbx >= last, "the loop counter survives interruption");
         last = regs.rbx;
     }
@@ -315,7 +412,9 @@ fn missing_kvm_device_is_a_clear_error() {
         device: "/nonexistent/kvm".into(),
         ..MachineConfig::default()
     };
-    let err = Machine::new(config).err().expect("no machine without a device");
+    let err = Machine::new(config)
+        .err()
+        .expect("no machine without a device");
     assert!(matches!(err, Error::NoKvm(_)), "{err:?}");
     assert!(err.to_string().contains("/nonexistent/kvm"), "{err}");
 }
@@ -327,12 +426,21 @@ fn bad_ranges_are_refused() {
     let rw = Perms::READ | Perms::WRITE;
     assert!(space.map(0x1234, PAGE, 0, rw).is_err(), "misaligned");
     assert!(space.map(0, PAGE, 0, rw).is_err(), "page zero");
-    assert!(space.map(0xffff_8000_0000_0000, PAGE, 0, rw).is_err(), "upper half");
-    assert!(space.map(DATA, PAGE, machine.memory().size(), rw).is_err(), "past the file");
+    assert!(
+        space.map(0xffff_8000_0000_0000, PAGE, 0, rw).is_err(),
+        "upper half"
+    );
+    assert!(
+        space.map(DATA, PAGE, machine.memory().size(), rw).is_err(),
+        "past the file"
+    );
     assert!(space.map(DATA, 0, 0, rw).is_err(), "empty");
     space.release();
     assert!(space.map(DATA, PAGE, 0, rw).is_err(), "released");
     let mut ctx = Context::new(&machine);
     let mut regs = regs_at(CODE);
-    assert!(ctx.switch(&mut regs, &space).is_err(), "switch to a released space");
+    assert!(
+        ctx.switch(&mut regs, &space).is_err(),
+        "switch to a released space"
+    );
 }

@@ -18,7 +18,9 @@ fn config(backend: Option<&str>) -> Result<MachineConfig> {
         Some("hardware") => Some(Backend::Hardware),
         Some("software") => Some(Backend::Software),
         Some(other) => {
-            return Err(format!("unknown backend {other:?} (expected hardware or software)").into());
+            return Err(
+                format!("unknown backend {other:?} (expected hardware or software)").into(),
+            );
         }
     };
     Ok(MachineConfig {
@@ -149,7 +151,10 @@ mod program {
         let status = loop {
             let trap = ctx.switch(&mut regs, &space)?;
             if trap != Trap::Syscall {
-                eprintln!("ringfence check: the program stopped with {trap:?} at {:#x}", regs.rip);
+                eprintln!(
+                    "ringfence check: the program stopped with {trap:?} at {:#x}",
+                    regs.rip
+                );
                 break 128 + 11;
             }
             let [a0, a1, a2, ..] = regs.syscall_args();

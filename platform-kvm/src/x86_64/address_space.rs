@@ -39,8 +39,8 @@ impl AddressSpace {
     /// An empty address space on `machine`.
     pub fn new(machine: &Arc<Machine>) -> Result<AddressSpace> {
         let mut pool = machine.tables.lock().unwrap_or_else(|e| e.into_inner());
-        let mut tables = PageTables::<X86_64>::new(&mut *pool)
-            .map_err(|e| Error::PageTables(e.to_string()))?;
+        let mut tables =
+            PageTables::<X86_64>::new(&mut *pool).map_err(|e| Error::PageTables(e.to_string()))?;
         if let Err(e) = tables.share_upper_from(&mut *pool, &machine.kernel) {
             tables.release(&mut *pool);
             return Err(Error::PageTables(e.to_string()));
@@ -70,7 +70,11 @@ impl AddressSpace {
     pub fn map(&self, addr: u64, len: u64, offset: u64, perms: Perms) -> Result<()> {
         check_range(addr, len)?;
         let memory = self.machine.memory.region();
-        if offset % PAGE != 0 || offset.checked_add(len).is_none_or(|end| end > memory.size()) {
+        if !offset.is_multiple_of(PAGE)
+            || offset
+                .checked_add(len)
+                .is_none_or(|end| end > memory.size())
+        {
             return Err(Error::InvalidRange {
                 addr: offset,
                 len,
@@ -81,11 +85,9 @@ impl AddressSpace {
             let replaced = tables
                 .map(pool, addr, memory.gpa() + offset, len, perms | Perms::USER)
                 .map_err(|e| Error::PageTables(e.to_string()))?;
-            if replaced {
-                self.generation.fetch_add(1, Ordering::Release);
-            }
-            Ok(())
+            Ok(replaced)
         })
+        .and_then(|changed| self.changed(changed))
     }
 
     /// Remove any mapping in `[addr, addr + len)`.
@@ -95,11 +97,9 @@ impl AddressSpace {
             let removed = tables
                 .unmap(pool, addr, len)
                 .map_err(|e| Error::PageTables(e.to_string()))?;
-            if removed {
-                self.generation.fetch_add(1, Ordering::Release);
-            }
-            Ok(())
+            Ok(removed)
         })
+        .and_then(|changed| self.changed(changed))
     }
 
     /// Change the permissions of mapped pages in `[addr, addr + len)`.
@@ -109,11 +109,19 @@ impl AddressSpace {
             let changed = tables
                 .protect(pool, addr, len, perms | Perms::USER)
                 .map_err(|e| Error::PageTables(e.to_string()))?;
-            if changed {
-                self.generation.fetch_add(1, Ordering::Release);
-            }
-            Ok(())
+            Ok(changed)
         })
+        .and_then(|changed| self.changed(changed))
+    }
+
+    /// After an edit: if it removed or changed a translation, vCPUs must not keep using the
+    /// old one.
+    fn changed(&self, changed: bool) -> Result<()> {
+        if !changed {
+            return Ok(());
+        }
+        self.generation.fetch_add(1, Ordering::Release);
+        self.machine.page_tables_changed()
     }
 
     /// Where `addr` is mapped in the memory file, and how.
@@ -132,7 +140,11 @@ impl AddressSpace {
     pub fn release(&self) {
         let mut guard = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tables) = guard.take() {
-            let mut pool = self.machine.tables.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pool = self
+                .machine
+                .tables
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             tables.release(&mut *pool);
             if let Some(tag) = self.tag.lock().unwrap_or_else(|e| e.into_inner()).take() {
                 let mut pcids = self.machine.pcids.lock().unwrap_or_else(|e| e.into_inner());
@@ -170,7 +182,11 @@ impl AddressSpace {
             len: 0,
             why: "address space was released",
         })?;
-        let mut pool = self.machine.tables.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = self
+            .machine
+            .tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         f(tables, &mut pool)
     }
 }
@@ -182,7 +198,7 @@ impl Drop for AddressSpace {
 }
 
 fn check_range(addr: u64, len: u64) -> Result<()> {
-    let why = if addr % PAGE != 0 || len % PAGE != 0 || len == 0 {
+    let why = if !addr.is_multiple_of(PAGE) || !len.is_multiple_of(PAGE) || len == 0 {
         "not page-aligned or empty"
     } else if addr < USER_MIN || addr.checked_add(len).is_none_or(|end| end > USER_MAX) {
         "outside the application address range"

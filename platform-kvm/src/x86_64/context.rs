@@ -40,7 +40,7 @@ pub struct Context {
 pub struct Interrupter(Arc<Shared>);
 
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     pending: AtomicBool,
     running: Mutex<Option<Running>>,
 }
@@ -59,8 +59,8 @@ unsafe impl Send for Running {}
 /// What decoding an exit found.
 enum Exit {
     Halt,
-    ExitPageWrite(u64),
-    ExitPageRead(u64),
+    MmioWrite(u64),
+    MmioRead(u64),
     Interrupted,
     Failure(String),
 }
@@ -68,9 +68,14 @@ enum Exit {
 impl Context {
     pub fn new(machine: &Arc<Machine>) -> Context {
         install_kick_handler();
+        let shared = Arc::<Shared>::default();
+        let mut contexts = machine.contexts.lock().unwrap_or_else(|e| e.into_inner());
+        contexts.retain(|c| c.strong_count() > 0);
+        contexts.push(Arc::downgrade(&shared));
+        drop(contexts);
         Context {
             machine: machine.clone(),
-            shared: Arc::default(),
+            shared,
             fpu: Arc::default(),
         }
     }
@@ -108,19 +113,25 @@ impl Context {
             unsafe { libc::pthread_self() }
         };
         let run = std::ptr::from_mut(vcpu.fd.get_kvm_run());
-        *self.shared.running.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(Running { thread, run });
+        *self
+            .shared
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Running { thread, run });
+        let in_guest = self
+            .machine
+            .run_lock
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         let exit = if self.shared.pending.swap(false, Ordering::AcqRel) {
             Exit::Interrupted
         } else {
             match vcpu.fd.run() {
                 Ok(VcpuExit::Hlt) => Exit::Halt,
-                Ok(VcpuExit::MmioWrite(gpa, _)) if page_of(gpa) == EXIT_GPA => {
-                    Exit::ExitPageWrite(gpa)
-                }
+                Ok(VcpuExit::MmioWrite(gpa, _)) if page_of(gpa) == EXIT_GPA => Exit::MmioWrite(gpa),
                 Ok(VcpuExit::MmioRead(gpa, data)) if page_of(gpa) == EXIT_GPA => {
                     data.fill(0);
-                    Exit::ExitPageRead(gpa)
+                    Exit::MmioRead(gpa)
                 }
                 Ok(VcpuExit::Intr) => Exit::Interrupted,
                 Err(e) if e.errno() == libc::EINTR => Exit::Interrupted,
@@ -128,8 +139,13 @@ impl Context {
                 Err(e) => Exit::Failure(format!("KVM_RUN: {e}")),
             }
         };
+        drop(in_guest);
         {
-            let mut running = self.shared.running.lock().unwrap_or_else(|e| e.into_inner());
+            let mut running = self
+                .shared
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             *running = None;
             vcpu.fd.set_kvm_immediate_exit(0);
         }
@@ -141,9 +157,14 @@ impl Context {
 
     /// Put the application's state into the vCPU.
     fn load(&self, vcpu: &mut Vcpu, regs: &UserRegs, space: Loadable) -> Result<()> {
-        let pcid = if self.machine.features.pcid { space.pcid } else { 0 };
+        let pcid = if self.machine.features.pcid {
+            space.pcid
+        } else {
+            0
+        };
         let tlb_current = vcpu.tlb.get(pcid as usize) == Some(&(space.id, space.generation));
-        let bases_current = vcpu.sregs.fs.base == regs.fs_base && vcpu.sregs.gs.base == regs.gs_base;
+        let bases_current =
+            vcpu.sregs.fs.base == regs.fs_base && vcpu.sregs.gs.base == regs.gs_base;
         let cr3 = space.root | u64::from(pcid);
         let mut k = to_kvm(regs);
         k.rflags = rflags::sanitize_user(regs.eflags);
@@ -154,15 +175,26 @@ impl Context {
         if vcpu.position == Position::Ring3 || !bases_current {
             vcpu.sregs.fs.base = regs.fs_base;
             vcpu.sregs.gs.base = regs.gs_base;
-            vcpu.fd.set_sregs(&vcpu.sregs).map_err(Error::kvm("KVM_SET_SREGS"))?;
+            vcpu.fd
+                .set_sregs(&vcpu.sregs)
+                .map_err(Error::kvm("KVM_SET_SREGS"))?;
             vcpu.position = Position::Ring0;
         }
         // Through the resume stub: CR3 in RAX, the application's RAX and iret frame on the
         // ring-0 stack. Without a current TLB (or without PCIDs) the CR3 load flushes.
         let keep_tlb = pcid != 0 && tlb_current;
-        let frame = [k.rax, k.rip, u64::from(USER_CS), k.rflags, k.rsp, u64::from(USER_DS)];
+        let frame = [
+            k.rax,
+            k.rip,
+            u64::from(USER_CS),
+            k.rflags,
+            k.rsp,
+            u64::from(USER_DS),
+        ];
         let frame_va = stack_top(vcpu.index) - 8 * frame.len() as u64;
-        self.machine.entry.write_stack(vcpu.index, frame_va, &frame)?;
+        self.machine
+            .entry
+            .write_stack(vcpu.index, frame_va, &frame)?;
         k.rax = cr3 | if keep_tlb { CR3_NOFLUSH } else { 0 };
         k.rsp = frame_va;
         k.rip = CODE_VA + RESUME_STUB_OFFSET;
@@ -186,9 +218,9 @@ impl Context {
                 vcpu.position = Position::Ring0;
                 self.decode_halt(vcpu, regs, &k)
             }
-            Exit::ExitPageWrite(gpa) | Exit::ExitPageRead(gpa) => {
+            Exit::MmioWrite(gpa) | Exit::MmioRead(gpa) => {
                 exits.count(ExitReason::Mmio);
-                let read = matches!(exit, Exit::ExitPageRead(_));
+                let read = matches!(exit, Exit::MmioRead(_));
                 if read {
                     // Let KVM finish the emulated read now, so it cannot later overwrite
                     // registers the sentry sets.
@@ -260,9 +292,7 @@ impl Context {
                 };
                 let [rip, cs, rflags, rsp, _ss] = frame;
                 if cs & 3 != 3 {
-                    if in_code_page(rip)
-                        && entry::stub_at(rip - CODE_VA) == Some(Stub::Resume)
-                    {
+                    if in_code_page(rip) && entry::stub_at(rip - CODE_VA) == Some(Stub::Resume) {
                         // The application's own state could not be loaded (e.g. a
                         // non-canonical RIP): that is its fault, reported as the exception.
                         return Ok(Trap::Exception { vector, code });
@@ -272,7 +302,10 @@ impl Context {
                     )));
                 }
                 let cr2 = if vector == PAGE_FAULT {
-                    vcpu.fd.get_sregs().map_err(Error::kvm("KVM_GET_SREGS"))?.cr2
+                    vcpu.fd
+                        .get_sregs()
+                        .map_err(Error::kvm("KVM_GET_SREGS"))?
+                        .cr2
                 } else {
                     0
                 };
@@ -283,7 +316,10 @@ impl Context {
                 regs.orig_rax = u64::MAX;
                 Ok(exception::decode(vector, code, cr2))
             }
-            _ => Err(Error::GuestFailure(format!("unexpected halt at rip {:#x}", k.rip))),
+            _ => Err(Error::GuestFailure(format!(
+                "unexpected halt at rip {:#x}",
+                k.rip
+            ))),
         }
     }
 }
@@ -298,7 +334,14 @@ impl Interrupter {
     /// Make the context's current or next `switch` return `Trap::Interrupted` promptly.
     pub fn interrupt(&self) {
         self.0.pending.store(true, Ordering::Release);
-        let running = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.kick();
+    }
+}
+
+impl Shared {
+    /// Knock the context's thread out of `KVM_RUN` if it is there.
+    pub(crate) fn kick(&self) {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(r) = running.as_ref() {
             // SAFETY: while registered, `r.run` is the live kvm_run mapping of the vCPU the
             // context's thread is running; a one-byte volatile store to `immediate_exit` is

@@ -57,7 +57,10 @@ impl EntryArea {
             }
             // Exceptions taken at ring 0 (only a bad resume frame can cause one) stay on
             // the current stack; ring 3 traps switch to RSP0.
-            r.write(base + PER_CPU_TSS_OFFSET, &tss::build(stack_top(cpu), [0; 7]))?;
+            r.write(
+                base + PER_CPU_TSS_OFFSET,
+                &tss::build(stack_top(cpu), [0; 7]),
+            )?;
         }
         Ok(())
     }
@@ -91,7 +94,13 @@ impl EntryArea {
         for cpu in 0..self.cpus {
             let base = self.per_cpu_offset(cpu);
             for p in 0..PER_CPU_BACKED / PAGE {
-                pages.push(page(base + p * PAGE, per_cpu_va(cpu) + p * PAGE, false, true, false));
+                pages.push(page(
+                    base + p * PAGE,
+                    per_cpu_va(cpu) + p * PAGE,
+                    false,
+                    true,
+                    false,
+                ));
             }
         }
         pages
@@ -129,7 +138,10 @@ impl EntryArea {
 
     /// GDT base and limit of CPU `cpu`.
     pub(crate) fn gdt(cpu: usize) -> (u64, u16) {
-        (per_cpu_va(cpu) + PER_CPU_GDT_OFFSET, (GDT_ENTRIES * 8 - 1) as u16)
+        (
+            per_cpu_va(cpu) + PER_CPU_GDT_OFFSET,
+            (GDT_ENTRIES * 8 - 1) as u16,
+        )
     }
 
     pub(crate) fn tss_va(cpu: usize) -> u64 {

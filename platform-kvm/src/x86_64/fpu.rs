@@ -18,7 +18,9 @@ pub(crate) enum FpuState {
 impl FpuState {
     pub(crate) fn save(fd: &VcpuFd, xsave: bool) -> Result<FpuState> {
         Ok(if xsave {
-            FpuState::Xsave(Box::new(fd.get_xsave().map_err(Error::kvm("KVM_GET_XSAVE"))?))
+            FpuState::Xsave(Box::new(
+                fd.get_xsave().map_err(Error::kvm("KVM_GET_XSAVE"))?,
+            ))
         } else {
             FpuState::Legacy(Box::new(fd.get_fpu().map_err(Error::kvm("KVM_GET_FPU"))?))
         })

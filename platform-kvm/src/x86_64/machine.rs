@@ -5,15 +5,16 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
-use kvm_bindings::KVM_MAX_CPUID_ENTRIES;
+use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_userspace_memory_region};
 use kvm_ioctls::{Cap, Kvm, VmFd};
 use ring0::pagetables::pcid::{MAX_PCID, PcidAllocator};
 use ring0::pagetables::x86_64::X86_64;
 use ring0::pagetables::{PageTables, Perms};
 use ring0::x86_64::layout::EXIT_PAGE_VA;
 
+use super::context::Shared;
 use super::entry_area::EntryArea;
 use super::pool::VcpuPool;
 use super::vcpu::{Features, Vcpu};
@@ -63,7 +64,7 @@ impl Default for MachineConfig {
 pub struct Machine {
     // Field order is drop order: vCPUs and the VM go before the memory they map.
     pub(crate) pool: VcpuPool,
-    _vm: VmFd,
+    vm: VmFd,
     _kvm: Kvm,
     backend: Backend,
     pub(crate) features: Features,
@@ -74,6 +75,13 @@ pub struct Machine {
     pub(crate) entry: EntryArea,
     pub(crate) pcids: Mutex<PcidAllocator>,
     next_space: AtomicU64,
+    shadow_refreshes: AtomicU64,
+    /// The page-table slot, recreated to drop KVM's shadow pages (software backend).
+    tables_slot: kvm_userspace_memory_region,
+    /// Held (shared) around every `KVM_RUN`, and exclusively while the shadow is dropped.
+    pub(crate) run_lock: RwLock<()>,
+    /// Every context of the machine, to kick them out of the guest.
+    pub(crate) contexts: Mutex<Vec<Weak<Shared>>>,
 }
 
 impl Machine {
@@ -113,7 +121,7 @@ impl Machine {
         let mut memory = MemoryFile::new(config.memory_size)?;
         physmap.add(&vm, memory.region_mut())?;
         let mut tables = TablePool::new(config.table_memory)?;
-        physmap.add(&vm, tables.region_mut())?;
+        let tables_slot = physmap.add(&vm, tables.region_mut())?;
         let mut entry = EntryArea::new(vcpus)?;
         physmap.add(&vm, entry.region_mut())?;
 
@@ -131,7 +139,7 @@ impl Machine {
 
         Ok(Arc::new(Machine {
             pool,
-            _vm: vm,
+            vm,
             _kvm: kvm,
             backend,
             features,
@@ -142,6 +150,10 @@ impl Machine {
             entry,
             pcids: Mutex::new(PcidAllocator::new(MAX_PCID)),
             next_space: AtomicU64::new(1),
+            shadow_refreshes: AtomicU64::new(0),
+            tables_slot,
+            run_lock: RwLock::new(()),
+            contexts: Mutex::new(Vec::new()),
         }))
     }
 
@@ -175,6 +187,45 @@ impl Machine {
         self.tables.lock().unwrap_or_else(|e| e.into_inner()).live()
     }
 
+    /// Make page-table edits that removed or changed translations visible to every vCPU.
+    ///
+    /// The software backend shadows the guest's page tables and only notices edits the
+    /// guest makes itself, so after the host edits them its shadow pages are dropped: every
+    /// vCPU is kicked out of the guest and the page-table slot is recreated. On the hardware
+    /// backend the vCPUs walk the tables in memory, and the next CR3 load of the space
+    /// flushes (the space's generation changed), so there is nothing to do here.
+    pub(crate) fn page_tables_changed(&self) -> Result<()> {
+        if self.backend != Backend::Software {
+            return Ok(());
+        }
+        let _exclusive = loop {
+            if let Ok(guard) = self.run_lock.try_write() {
+                break guard;
+            }
+            self.kick_all();
+            std::thread::yield_now();
+        };
+        self.shadow_refreshes.fetch_add(1, Ordering::Relaxed);
+        PhysMap::recreate(&self.vm, self.tables_slot)
+    }
+
+    /// Kick every context that is in the guest right now.
+    fn kick_all(&self) {
+        let mut contexts = self.contexts.lock().unwrap_or_else(|e| e.into_inner());
+        contexts.retain(|c| match c.upgrade() {
+            Some(shared) => {
+                shared.kick();
+                true
+            }
+            None => false,
+        });
+    }
+
+    /// How often the software backend's shadow page tables were dropped.
+    pub fn shadow_refreshes(&self) -> u64 {
+        self.shadow_refreshes.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn next_space_id(&self) -> u64 {
         self.next_space.fetch_add(1, Ordering::Relaxed)
     }
@@ -195,7 +246,13 @@ fn build_kernel_tables(tables: &mut TablePool, entry: &EntryArea) -> Result<Page
             .map_err(pt_err)?;
     }
     kernel
-        .map(tables, EXIT_PAGE_VA, EXIT_GPA, 4096, Perms::READ | Perms::WRITE | Perms::USER)
+        .map(
+            tables,
+            EXIT_PAGE_VA,
+            EXIT_GPA,
+            4096,
+            Perms::READ | Perms::WRITE | Perms::USER,
+        )
         .map_err(pt_err)?;
     Ok(kernel)
 }

@@ -72,7 +72,11 @@ impl VcpuPool {
                         }
                     }
                 }
-                let load = state.saved.as_ref().unwrap_or(&self.initial_fpu).load(&vcpu.fd);
+                let load = state
+                    .saved
+                    .as_ref()
+                    .unwrap_or(&self.initial_fpu)
+                    .load(&vcpu.fd);
                 if let Err(e) = load {
                     slot.vcpu = Some(vcpu);
                     return Err(e);

@@ -4,11 +4,12 @@
 use kvm_bindings::{CpuId, Msrs, kvm_msr_entry, kvm_segment, kvm_sregs, kvm_xcrs};
 use kvm_ioctls::{VcpuFd, VmFd};
 use ring0::x86_64::cpu::{
-    self, CR0, CR4_BASE, CR4_OSXSAVE, CR4_PCIDE, EFER, MSR_CSTAR, MSR_KERNEL_GS_BASE,
-    MSR_LSTAR, MSR_SFMASK, MSR_STAR, STAR,
+    self, CR0, CR4_BASE, CR4_OSXSAVE, CR4_PCIDE, EFER, MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_LSTAR,
+    MSR_SFMASK, MSR_STAR, STAR,
 };
 use ring0::x86_64::layout::{
-    CODE_VA, IDT_VA, KERNEL_CS, KERNEL_DS, SYSCALL_STUB_OFFSET, TRAMPOLINE_VA, TSS_SELECTOR, USER_DS,
+    CODE_VA, IDT_VA, KERNEL_CS, KERNEL_DS, SYSCALL_STUB_OFFSET, TRAMPOLINE_VA, TSS_SELECTOR,
+    USER_DS,
 };
 use ring0::x86_64::rflags::SYSCALL_MASK;
 use ring0::x86_64::tss::TSS_SIZE;
@@ -93,7 +94,9 @@ impl Vcpu {
         backend: Backend,
         kernel_cr3: u64,
     ) -> Result<Vcpu> {
-        let fd = vm.create_vcpu(index as u64).map_err(Error::kvm("KVM_CREATE_VCPU"))?;
+        let fd = vm
+            .create_vcpu(index as u64)
+            .map_err(Error::kvm("KVM_CREATE_VCPU"))?;
         fd.set_cpuid2(cpuid).map_err(Error::kvm("KVM_SET_CPUID2"))?;
 
         let mut sregs = fd.get_sregs().map_err(Error::kvm("KVM_GET_SREGS"))?;

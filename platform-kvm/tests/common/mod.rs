@@ -69,7 +69,10 @@ pub fn data_page(
     value: u64,
 ) -> u64 {
     let offset = frames.alloc(1);
-    machine.memory().write(offset, &value.to_le_bytes()).unwrap();
+    machine
+        .memory()
+        .write(offset, &value.to_le_bytes())
+        .unwrap();
     space.map(addr, PAGE, offset, perms).unwrap();
     offset
 }

@@ -36,7 +36,11 @@ impl super::Platform for Kvm {
             "kvm ({} backend, {} vCPUs{})",
             self.machine.backend(),
             self.machine.vcpus(),
-            if self.machine.has_pcid() { ", PCID" } else { "" }
+            if self.machine.has_pcid() {
+                ", PCID"
+            } else {
+                ""
+            }
         )
     }
 
@@ -55,7 +59,9 @@ impl super::Platform for Kvm {
 
 impl super::AddressSpace for platform_kvm::AddressSpace {
     fn map(&self, addr: u64, len: u64, offset: u64, perms: Perms) -> Result<()> {
-        Ok(platform_kvm::AddressSpace::map(self, addr, len, offset, perms)?)
+        Ok(platform_kvm::AddressSpace::map(
+            self, addr, len, offset, perms,
+        )?)
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<()> {
