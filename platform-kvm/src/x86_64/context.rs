@@ -170,7 +170,7 @@ impl Context {
         k.rflags = rflags::sanitize_user(regs.eflags);
 
         if vcpu.position == Position::Ring3 && tlb_current && bases_current && vcpu.cr3 == cr3 {
-            return vcpu.fd.set_regs(&k).map_err(Error::kvm("KVM_SET_REGS"));
+            return vcpu.set_regs(&k);
         }
         if vcpu.position == Position::Ring3 || !bases_current {
             vcpu.sregs.fs.base = regs.fs_base;
@@ -199,7 +199,7 @@ impl Context {
         k.rsp = frame_va;
         k.rip = CODE_VA + RESUME_STUB_OFFSET;
         k.rflags = rflags::RESERVED1;
-        vcpu.fd.set_regs(&k).map_err(Error::kvm("KVM_SET_REGS"))?;
+        vcpu.set_regs(&k)?;
         if vcpu.tlb.len() <= pcid as usize {
             vcpu.tlb.resize(pcid as usize + 1, (0, 0));
         }
@@ -210,11 +210,10 @@ impl Context {
 
     fn decode(&self, vcpu: &mut Vcpu, regs: &mut UserRegs, exit: Exit) -> Result<Trap> {
         let exits = &self.machine.exits;
-        let get_regs = |vcpu: &Vcpu| vcpu.fd.get_regs().map_err(Error::kvm("KVM_GET_REGS"));
         match exit {
             Exit::Halt => {
                 exits.count(ExitReason::Hlt);
-                let k = get_regs(vcpu)?;
+                let k = vcpu.regs()?;
                 vcpu.position = Position::Ring0;
                 self.decode_halt(vcpu, regs, &k)
             }
@@ -228,7 +227,7 @@ impl Context {
                     let _ = vcpu.fd.run();
                     vcpu.fd.set_kvm_immediate_exit(0);
                 }
-                let k = get_regs(vcpu)?;
+                let k = vcpu.regs()?;
                 vcpu.position = Position::Ring3;
                 from_kvm(&k, regs);
                 let trampoline_exit = TRAMPOLINE_VA + entry::trampoline_exit_offset();
@@ -246,7 +245,11 @@ impl Context {
             }
             Exit::Interrupted => {
                 exits.count(ExitReason::Interrupted);
-                let k = get_regs(vcpu)?;
+                if vcpu.discard_unloaded_regs() {
+                    // KVM returned before taking the new registers: nothing ran.
+                    return Ok(Trap::Interrupted);
+                }
+                let k = vcpu.regs()?;
                 if in_code_page(k.rip) {
                     // Still in the resume stub: the application has not run, `regs` stand.
                     vcpu.position = Position::Ring0;
@@ -261,7 +264,7 @@ impl Context {
                 // Whatever state the vCPU is in, the next switch reloads all of it.
                 vcpu.position = Position::Ring3;
                 vcpu.tlb.clear();
-                let detail = match get_regs(vcpu) {
+                let detail = match vcpu.regs() {
                     Ok(k) => format!("{what} at rip {:#x} rsp {:#x}", k.rip, k.rsp),
                     Err(_) => what,
                 };

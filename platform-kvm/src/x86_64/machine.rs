@@ -131,8 +131,15 @@ impl Machine {
             .map_err(Error::kvm("KVM_GET_SUPPORTED_CPUID"))?;
         let features = Features::from_cpuid(&cpuid);
         let kernel_cr3 = kernel.root();
+        let sync_regs = kvm.check_extension(Cap::SyncRegs);
         let vcpus = (0..vcpus)
-            .map(|i| Vcpu::new(&vm, i, &cpuid, features, backend, kernel_cr3))
+            .map(|i| {
+                let mut vcpu = Vcpu::new(&vm, i, &cpuid, features, backend, kernel_cr3)?;
+                if sync_regs {
+                    vcpu.use_sync_regs();
+                }
+                Ok(vcpu)
+            })
             .collect::<Result<Vec<_>>>()?;
         let pool = VcpuPool::new(vcpus, features.xcr0 != 0)?;
         tracing::debug!(%backend, ?features, vcpus = pool.len(), "KVM machine ready");

@@ -1,8 +1,8 @@
 //! vCPUs: creation, the guest-kernel state they start in, and what the platform remembers
 //! about each one between runs.
 
-use kvm_bindings::{CpuId, Msrs, kvm_msr_entry, kvm_segment, kvm_sregs, kvm_xcrs};
-use kvm_ioctls::{VcpuFd, VmFd};
+use kvm_bindings::{CpuId, Msrs, kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, kvm_xcrs};
+use kvm_ioctls::{SyncReg, VcpuFd, VmFd};
 use ring0::x86_64::cpu::{
     self, CR0, CR4_BASE, CR4_OSXSAVE, CR4_PCIDE, EFER, MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_LSTAR,
     MSR_SFMASK, MSR_STAR, STAR,
@@ -83,6 +83,8 @@ pub(crate) struct Vcpu {
     pub tlb: Vec<(u64, u64)>,
     /// CR3 value (with PCID) last loaded.
     pub cr3: u64,
+    /// Registers travel through the shared `kvm_run` page instead of two ioctls per trap.
+    sync_regs: bool,
 }
 
 impl Vcpu {
@@ -185,7 +187,44 @@ impl Vcpu {
             sregs,
             tlb: Vec::new(),
             cr3: kernel_cr3,
+            sync_regs: false,
         })
+    }
+
+    /// Exchange general registers through `kvm_run` from now on (KVM_CAP_SYNC_REGS).
+    pub(crate) fn use_sync_regs(&mut self) {
+        self.fd.set_sync_valid_reg(SyncReg::Register);
+        self.sync_regs = true;
+    }
+
+    /// The general registers as of the last exit.
+    pub(crate) fn regs(&mut self) -> Result<kvm_regs> {
+        if self.sync_regs {
+            Ok(self.fd.sync_regs_mut().regs)
+        } else {
+            self.fd.get_regs().map_err(Error::kvm("KVM_GET_REGS"))
+        }
+    }
+
+    /// Registers for the next entry.
+    pub(crate) fn set_regs(&mut self, regs: &kvm_regs) -> Result<()> {
+        if self.sync_regs {
+            self.fd.sync_regs_mut().regs = *regs;
+            self.fd.set_sync_dirty_reg(SyncReg::Register);
+            Ok(())
+        } else {
+            self.fd.set_regs(regs).map_err(Error::kvm("KVM_SET_REGS"))
+        }
+    }
+
+    /// Whether registers set for the next entry were never taken by KVM (the run stopped
+    /// before entering the guest); forgets them, since the caller's copy still stands.
+    pub(crate) fn discard_unloaded_regs(&mut self) -> bool {
+        if !self.sync_regs || self.fd.get_kvm_run().kvm_dirty_regs & SyncReg::Register as u64 == 0 {
+            return false;
+        }
+        self.fd.clear_sync_dirty_reg(SyncReg::Register);
+        true
     }
 }
 
