@@ -108,6 +108,7 @@ mod bench {
         let mut syscall = (Vec::new(), Vec::new());
         let mut exception = (Vec::new(), Vec::new());
         let mut fault = (Vec::new(), Vec::new());
+        let mut mmio = (Vec::new(), Vec::new());
         for _ in 0..REPS {
             getpid.push(native_getpid(iters * 20));
             let (ns, ex) = round_trips(
@@ -140,6 +141,21 @@ mod bench {
             );
             fault.0.push(ns);
             fault.1.push(ex);
+            // An exit candidate: application code writing the exit page directly (the
+            // trampoline's MMIO exit without the `syscall` in front of it).
+            let (ns, ex) = round_trips(
+                &machine,
+                snippets::touch(),
+                iters,
+                |r, _| {
+                    r.rip = CODE;
+                    r.rdi = CODE;
+                    r.rsi = ring0::x86_64::layout::EXIT_PAGE_VA;
+                },
+                |t, _| matches!(t, Trap::Fault { .. }),
+            );
+            mmio.0.push(ns);
+            mmio.1.push(ex);
         }
         let native = median(getpid);
         let rows = [
@@ -162,6 +178,11 @@ mod bench {
                 name: "ring-3 page fault round trip",
                 ns: median(fault.0),
                 exits_per_op: Some(median(fault.1)),
+            },
+            Row {
+                name: "ring-3 store to the exit page (MMIO) round trip",
+                ns: median(mmio.0),
+                exits_per_op: Some(median(mmio.1)),
             },
         ];
         let title = format!(

@@ -2,6 +2,8 @@
 //! spaces, threads and interrupts. Runs on whichever backend this host's `/dev/kvm` is (the
 //! software one on our machines; the hardware one inside `ci/vm-x86_64`).
 
+#![cfg(target_arch = "x86_64")]
+
 mod common;
 
 use std::sync::Arc;
@@ -443,4 +445,94 @@ fn bad_ranges_are_refused() {
         ctx.switch(&mut regs, &space).is_err(),
         "switch to a released space"
     );
+}
+
+#[test]
+fn unmap_while_other_contexts_run_completes_and_takes_effect() {
+    let Some(machine) = machine() else { return };
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spinners: Vec<_> = (0..2)
+        .map(|t| {
+            let (machine, stop) = (machine.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let frames = Frames::new();
+                frames.alloc(1024 * (t + 1));
+                let space = AddressSpace::new(&machine).unwrap();
+                load_code(&machine, &frames, &space, snippets::spin());
+                let mut ctx = Context::new(&machine);
+                let kick = ctx.interrupter();
+                let stopper = {
+                    let stop = stop.clone();
+                    std::thread::spawn(move || {
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        kick.interrupt();
+                    })
+                };
+                let mut regs = regs_at(CODE);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    assert_eq!(ctx.switch(&mut regs, &space).unwrap(), Trap::Interrupted);
+                }
+                stopper.join().unwrap();
+                regs.rbx
+            })
+        })
+        .collect();
+    let frames = Frames::new();
+    let space = AddressSpace::new(&machine).unwrap();
+    load_code(&machine, &frames, &space, snippets::touch());
+    data_page(
+        &machine,
+        &frames,
+        &space,
+        DATA,
+        Perms::READ | Perms::WRITE,
+        9,
+    );
+    let mut ctx = Context::new(&machine);
+    for round in 0..5 {
+        std::thread::sleep(Duration::from_millis(20));
+        let mut regs = regs_at(CODE);
+        (regs.rdi, regs.rsi, regs.rdx) = (DATA, DATA + 8, 0);
+        // Reads and writes DATA, then faults fetching address 0.
+        let trap = ctx.switch(&mut regs, &space).unwrap();
+        assert_eq!(
+            trap,
+            Trap::Fault {
+                addr: 0,
+                access: Access::Execute,
+                present: false
+            }
+        );
+        let started = Instant::now();
+        space.unmap(DATA, PAGE).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "round {round}: unmap stalled"
+        );
+        let mut regs = regs_at(CODE);
+        regs.rdi = DATA;
+        let trap = ctx.switch(&mut regs, &space).unwrap();
+        assert_eq!(
+            trap,
+            Trap::Fault {
+                addr: DATA,
+                access: Access::Read,
+                present: false
+            }
+        );
+        data_page(
+            &machine,
+            &frames,
+            &space,
+            DATA,
+            Perms::READ | Perms::WRITE,
+            9,
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in spinners {
+        assert!(s.join().expect("spinner ran") > 0);
+    }
 }

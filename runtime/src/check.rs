@@ -5,41 +5,13 @@
 //! general system-call layer is the sentry's job.
 
 use std::error::Error;
-use std::io::Write;
 use std::process::ExitCode;
-
-use platform_kvm::{Backend, MachineConfig};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
-fn config(backend: Option<&str>) -> Result<MachineConfig> {
-    let backend = match backend {
-        None => None,
-        Some("hardware") => Some(Backend::Hardware),
-        Some("software") => Some(Backend::Software),
-        Some(other) => {
-            return Err(
-                format!("unknown backend {other:?} (expected hardware or software)").into(),
-            );
-        }
-    };
-    Ok(MachineConfig {
-        vcpus: 1,
-        memory_size: 64 << 20,
-        table_memory: 4 << 20,
-        backend,
-        ..MachineConfig::default()
-    })
-}
-
+#[cfg(not(target_arch = "x86_64"))]
 pub fn platform() -> Result<ExitCode> {
-    let kvm = sentry::platform::kvm::Kvm::new(MachineConfig {
-        vcpus: 1,
-        ..config(None)?
-    })?;
-    use sentry::platform::Platform;
-    println!("platform: {}", kvm.description());
-    Ok(ExitCode::SUCCESS)
+    Err("the KVM platform does not support this architecture yet".into())
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -48,9 +20,7 @@ pub fn run(_syscalls: u64, _backend: Option<&str>) -> Result<ExitCode> {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub fn run(syscalls: u64, backend: Option<&str>) -> Result<ExitCode> {
-    program::run(syscalls.max(1), config(backend)?)
-}
+pub use program::{platform, run};
 
 #[cfg(target_arch = "x86_64")]
 mod program {
@@ -61,7 +31,38 @@ mod program {
     use abi::x86_64::UserRegs;
     use platform_kvm::{AddressSpace, Context, Machine, Perms, Trap};
 
+    use std::io::Write;
+
+    use platform_kvm::{Backend, MachineConfig};
+
     use super::*;
+
+    fn config(backend: Option<&str>) -> Result<MachineConfig> {
+        let backend = match backend {
+            None => None,
+            Some("hardware") => Some(Backend::Hardware),
+            Some("software") => Some(Backend::Software),
+            Some(other) => {
+                return Err(
+                    format!("unknown backend {other:?} (expected hardware or software)").into(),
+                );
+            }
+        };
+        Ok(MachineConfig {
+            vcpus: 1,
+            memory_size: 64 << 20,
+            table_memory: 4 << 20,
+            backend,
+            ..MachineConfig::default()
+        })
+    }
+
+    pub fn platform() -> Result<ExitCode> {
+        use sentry::platform::Platform;
+        let kvm = sentry::platform::kvm::Kvm::new(config(None)?)?;
+        println!("platform: {}", kvm.description());
+        Ok(ExitCode::SUCCESS)
+    }
 
     core::arch::global_asm!(
         ".pushsection .rodata.ringfence_check, \"a\"",
@@ -131,8 +132,9 @@ mod program {
         Some(out)
     }
 
-    pub fn run(syscalls: u64, config: MachineConfig) -> Result<ExitCode> {
-        let kvm = sentry::platform::kvm::Kvm::new(config)?;
+    pub fn run(syscalls: u64, backend: Option<&str>) -> Result<ExitCode> {
+        let syscalls = syscalls.max(1);
+        let kvm = sentry::platform::kvm::Kvm::new(config(backend)?)?;
         let machine = kvm.machine().clone();
         let space = AddressSpace::new(&machine)?;
         machine.memory().write(0, program())?;

@@ -113,16 +113,12 @@ impl Context {
             unsafe { libc::pthread_self() }
         };
         let run = std::ptr::from_mut(vcpu.fd.get_kvm_run());
+        let in_guest = self.machine.enter();
         *self
             .shared
             .running
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(Running { thread, run });
-        let in_guest = self
-            .machine
-            .run_lock
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
         let exit = if self.shared.pending.swap(false, Ordering::AcqRel) {
             Exit::Interrupted
         } else {

@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_userspace_memory_region};
@@ -79,7 +79,10 @@ pub struct Machine {
     /// The page-table slot, recreated to drop KVM's shadow pages (software backend).
     tables_slot: kvm_userspace_memory_region,
     /// Held (shared) around every `KVM_RUN`, and exclusively while the shadow is dropped.
-    pub(crate) run_lock: RwLock<()>,
+    run_lock: RwLock<()>,
+    /// Held by a shadow refresh; runs that see `refresh_pending` wait for it here.
+    refresh_gate: Mutex<()>,
+    refresh_pending: AtomicBool,
     /// Every context of the machine, to kick them out of the guest.
     pub(crate) contexts: Mutex<Vec<Weak<Shared>>>,
 }
@@ -160,6 +163,8 @@ impl Machine {
             shadow_refreshes: AtomicU64::new(0),
             tables_slot,
             run_lock: RwLock::new(()),
+            refresh_gate: Mutex::new(()),
+            refresh_pending: AtomicBool::new(false),
             contexts: Mutex::new(Vec::new()),
         }))
     }
@@ -205,7 +210,10 @@ impl Machine {
         if self.backend != Backend::Software {
             return Ok(());
         }
-        let _exclusive = loop {
+        // Hold new runs at the gate, then kick until the ones in the guest have left.
+        let _gate = self.refresh_gate.lock().unwrap_or_else(|e| e.into_inner());
+        self.refresh_pending.store(true, Ordering::SeqCst);
+        let exclusive = loop {
             if let Ok(guard) = self.run_lock.try_write() {
                 break guard;
             }
@@ -213,7 +221,18 @@ impl Machine {
             std::thread::yield_now();
         };
         self.shadow_refreshes.fetch_add(1, Ordering::Relaxed);
-        PhysMap::recreate(&self.vm, self.tables_slot)
+        let result = PhysMap::recreate(&self.vm, self.tables_slot);
+        drop(exclusive);
+        self.refresh_pending.store(false, Ordering::SeqCst);
+        result
+    }
+
+    /// Enter the guest: shared with other runs, excluded by a shadow refresh.
+    pub(crate) fn enter(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        if self.refresh_pending.load(Ordering::SeqCst) {
+            drop(self.refresh_gate.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+        self.run_lock.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Kick every context that is in the guest right now.
