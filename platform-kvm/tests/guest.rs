@@ -536,3 +536,34 @@ fn unmap_while_other_contexts_run_completes_and_takes_effect() {
         assert!(s.join().expect("spinner ran") > 0);
     }
 }
+
+#[test]
+fn vector_registers_stay_with_their_context_when_contexts_share_a_vcpu() {
+    let Some(machine) = machine_with(1) else {
+        return;
+    };
+    let frames = Frames::new();
+    let space = AddressSpace::new(&machine).unwrap();
+    load_code(&machine, &frames, &space, snippets::fpu());
+    let mut contexts: Vec<(Context, abi::x86_64::UserRegs)> = [0x1111_2222_u64, 0x3333_4444]
+        .iter()
+        .map(|&value| {
+            let mut regs = regs_at(CODE);
+            regs.rdi = value;
+            (Context::new(&machine), regs)
+        })
+        .collect();
+    // Each loads its value into xmm0 and stops; the other then runs on the same vCPU.
+    for (ctx, regs) in contexts.iter_mut() {
+        assert_eq!(ctx.switch(regs, &space).unwrap(), Trap::Syscall);
+    }
+    for (i, (ctx, regs)) in contexts.iter_mut().enumerate().rev() {
+        assert_eq!(ctx.switch(regs, &space).unwrap(), Trap::Syscall);
+        assert_eq!(regs.orig_rax, snippets::DONE);
+        assert_eq!(
+            regs.rdi,
+            [0x1111_2222, 0x3333_4444][i],
+            "context {i} kept its xmm0"
+        );
+    }
+}

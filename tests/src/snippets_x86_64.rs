@@ -50,6 +50,19 @@ core::arch::global_asm!(
     "ud2",
     ".globl app_done_end",
     "app_done_end:",
+    // fpu: xmm0 = rdi; syscall; rax = xmm0; syscall (the vector register must survive).
+    ".globl app_fpu",
+    "app_fpu:",
+    "movq xmm0, rdi",
+    "mov eax, 1",
+    "syscall",
+    "movq rax, xmm0",
+    "mov rdi, rax",
+    "mov eax, 1000000",
+    "syscall",
+    "ud2",
+    ".globl app_fpu_end",
+    "app_fpu_end:",
     // spin forever (for interrupts).
     ".globl app_spin",
     "app_spin:",
@@ -118,6 +131,7 @@ snippets! {
     touch => app_touch, app_touch_end;
     done => app_done, app_done_end;
     spin => app_spin, app_spin_end;
+    fpu => app_fpu, app_fpu_end;
     div0 => app_div0, app_div0_end;
     ud2 => app_ud2, app_ud2_end;
     int3 => app_int3, app_int3_end;

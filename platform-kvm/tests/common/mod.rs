@@ -19,12 +19,17 @@ pub const STACK_TOP: u64 = 0x7fff_0000_0000;
 
 /// A machine for tests, or `None` (after saying why) when this host has no `/dev/kvm`.
 pub fn machine() -> Option<Arc<Machine>> {
+    machine_with(4)
+}
+
+/// Like [`machine`], with `vcpus` vCPUs.
+pub fn machine_with(vcpus: usize) -> Option<Arc<Machine>> {
     if !Path::new("/dev/kvm").exists() {
         eprintln!("skipping: /dev/kvm does not exist on this host");
         return None;
     }
     let config = MachineConfig {
-        vcpus: 4,
+        vcpus,
         memory_size: 256 << 20,
         table_memory: 16 << 20,
         ..MachineConfig::default()
