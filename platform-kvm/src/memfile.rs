@@ -16,7 +16,7 @@ pub struct MemoryFile {
 
 impl MemoryFile {
     /// A memory file of `size` bytes (pages are only allocated when touched).
-    pub(crate) fn new(size: u64) -> Result<MemoryFile> {
+    pub fn new(size: u64) -> Result<MemoryFile> {
         let name = c"ringfence-memory";
         // SAFETY: `name` is a valid C string; the returned descriptor is checked and owned
         // by the `File` below from then on.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use platform_kvm::{Machine, MachineConfig};
 
-use super::{Perms, Regs, Result, Trap};
+use super::{MemoryFile, Perms, Regs, Result, Trap};
 
 /// The KVM platform: one machine per sandbox.
 pub struct Kvm {
@@ -46,6 +46,10 @@ impl super::Platform for Kvm {
 
     fn user_range(&self) -> (u64, u64) {
         platform_kvm::AddressSpace::USER_RANGE
+    }
+
+    fn memory(&self) -> &MemoryFile {
+        self.machine.memory()
     }
 
     fn new_address_space(&self) -> Result<Self::AddressSpace> {

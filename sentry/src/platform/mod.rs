@@ -4,7 +4,7 @@
 #[cfg(target_arch = "x86_64")]
 pub mod kvm;
 
-pub use platform_kvm::{Access, Perms, Trap};
+pub use platform_kvm::{Access, MemoryFile, Perms, Trap};
 
 /// The application's registers, in the layout of the host architecture's ptrace regset.
 #[cfg(target_arch = "x86_64")]
@@ -32,6 +32,10 @@ pub trait Platform: Send + Sync {
 
     /// The application address range, `[min, max)`.
     fn user_range(&self) -> (u64, u64);
+
+    /// The memory file: every page an address space maps comes from it, and the sentry
+    /// reads and writes application memory through it.
+    fn memory(&self) -> &MemoryFile;
 
     fn new_address_space(&self) -> Result<Self::AddressSpace>;
     fn new_context(&self) -> Self::Context;
