@@ -6,4 +6,7 @@
 //! management, the VFS and the syscall tables come with the sentry-core work.
 #![deny(unsafe_code)]
 
+pub mod host;
+pub mod loader;
 pub mod platform;
+pub mod vfs;

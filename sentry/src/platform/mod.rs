@@ -3,6 +3,7 @@
 
 #[cfg(target_arch = "x86_64")]
 pub mod kvm;
+pub mod ptrace;
 
 pub use platform_kvm::{Access, MemoryFile, Perms, Trap};
 

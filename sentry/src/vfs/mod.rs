@@ -1,0 +1,1 @@
+//! The virtual file system: mounts, dentries, file descriptions and descriptor tables.
