@@ -1,6 +1,7 @@
 //! `ringfence`: the command-line front of the sandbox.
 
 mod check;
+mod run;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run PROGRAM in a fresh sandbox; the exit status is the program's (128+N for signal N).
+    Do {
+        /// Platform: kvm (default when /dev/kvm works) or ptrace.
+        #[arg(long, value_enum)]
+        platform: Option<run::PlatformChoice>,
+        /// The sandbox's root file system (read-only from the host).
+        #[arg(long, default_value = "/")]
+        root: std::path::PathBuf,
+        /// Print counters to stderr at exit (a line starting `ringfence-stats:`).
+        #[arg(long)]
+        stats: bool,
+        /// The program and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        program: Vec<String>,
+    },
     /// Tell which platform and KVM backend this host offers.
     Platform,
     /// Run a small built-in program at guest ring 3 on the KVM platform: it prints a line
@@ -43,8 +59,15 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
+        Command::Do {
+            platform,
+            root,
+            stats,
+            program,
+        } => run::run(platform, &root, stats, program),
         Command::Platform => check::platform(),
         Command::Check { syscalls, backend } => check::run(syscalls, backend.as_deref()),
     };

@@ -6,7 +6,15 @@
 //! management, the VFS and the syscall tables come with the sentry-core work.
 #![deny(unsafe_code)]
 
+pub mod arch;
+pub mod exec;
 pub mod host;
+pub mod kernel;
 pub mod loader;
+pub mod mm;
 pub mod platform;
+pub mod sandbox;
+pub mod signal;
+pub mod syscalls;
+pub mod task;
 pub mod vfs;

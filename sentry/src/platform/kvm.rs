@@ -52,6 +52,10 @@ impl super::Platform for Kvm {
         self.machine.memory()
     }
 
+    fn counters(&self) -> String {
+        self.machine.exit_stats().to_string()
+    }
+
     fn new_address_space(&self) -> Result<Self::AddressSpace> {
         Ok(platform_kvm::AddressSpace::new(&self.machine)?)
     }

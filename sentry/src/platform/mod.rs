@@ -23,7 +23,7 @@ pub enum PlatformError {
 pub type Result<T> = std::result::Result<T, PlatformError>;
 
 /// A way of running untrusted application code.
-pub trait Platform: Send + Sync {
+pub trait Platform: Send + Sync + 'static {
     type AddressSpace: AddressSpace;
     type Context: Context<AddressSpace = Self::AddressSpace>;
 
@@ -39,6 +39,9 @@ pub trait Platform: Send + Sync {
     fn memory(&self) -> &MemoryFile;
 
     fn new_address_space(&self) -> Result<Self::AddressSpace>;
+
+    /// The platform's own counters for `--stats`, as `key=value` pairs (`vm_exits=` at least).
+    fn counters(&self) -> String;
     fn new_context(&self) -> Self::Context;
 }
 

@@ -1,0 +1,114 @@
+//! Differential tests: C programs compiled at test time with the system `gcc` run natively
+//! and under `ringfence do`, and must print the same and exit the same.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The fixtures directory of the workspace.
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// Compile `name.c` once per test run (static or dynamic) and return the binary.
+fn build(name: &str, link: Link) -> PathBuf {
+    static LOCK: OnceLock<std::sync::Mutex<()>> = OnceLock::new();
+    let _guard = LOCK.get_or_init(Default::default).lock();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{link:?}"));
+    let src = fixtures().join(format!("{name}.c"));
+    let fresh = out.metadata().and_then(|o| o.modified()).ok()
+        >= src.metadata().and_then(|s| s.modified()).ok();
+    if !fresh || !out.exists() {
+        let mut gcc = Command::new("gcc");
+        gcc.args(["-O2", "-Wall", "-o"]).arg(&out).arg(&src);
+        if link == Link::Static {
+            gcc.arg("-static");
+        }
+        let status = gcc.status().expect("gcc runs (install gcc)");
+        assert!(status.success(), "gcc failed for {name}");
+    }
+    out
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    Static,
+}
+
+fn native(program: &Path, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .env("RF_TEST_VALUE", "forty-two")
+        .output()
+        .expect("the program runs natively")
+}
+
+fn sandboxed(platform: &str, program: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .args(["do", "--platform", platform, "--"])
+        .arg(program)
+        .args(args)
+        .env("RF_TEST_VALUE", "forty-two")
+        .output()
+        .expect("ringfence runs")
+}
+
+/// The platforms this host can test, saying why one is skipped.
+fn platforms() -> Vec<&'static str> {
+    let mut p = Vec::new();
+    if Path::new("/dev/kvm").exists() {
+        p.push("kvm");
+    } else {
+        eprintln!("skipping the kvm platform: /dev/kvm does not exist on this host");
+    }
+    p
+}
+
+/// Run natively and in the sandbox; stdout and the exit status must match.
+fn same(name: &str, link: Link, args: &[&str]) {
+    let program = build(name, link);
+    let expected = native(&program, args);
+    for platform in platforms() {
+        let got = sandboxed(platform, &program, args);
+        let stderr = String::from_utf8_lossy(&got.stderr);
+        assert_eq!(
+            String::from_utf8_lossy(&got.stdout),
+            String::from_utf8_lossy(&expected.stdout),
+            "{name} ({link:?}) stdout on {platform}; sandbox stderr:\n{stderr}"
+        );
+        // ringfence reports a death by signal N as the shell does: status 128 + N.
+        let expected_code = expected.status.code().or_else(|| {
+            std::os::unix::process::ExitStatusExt::signal(&expected.status).map(|s| 128 + s)
+        });
+        assert_eq!(
+            got.status.code(),
+            expected_code,
+            "{name} ({link:?}) exit status on {platform}; sandbox stderr:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn static_hello_world() {
+    same("hello", Link::Static, &["world"]);
+}
+
+#[test]
+fn static_arguments_environment_and_auxv() {
+    same("args", Link::Static, &["one", "two words", ""]);
+}
+
+#[test]
+fn static_heap_and_mappings() {
+    same("memory", Link::Static, &[]);
+}
+
+#[test]
+fn static_fork_exec_wait() {
+    same("forkexec", Link::Static, &[]);
+}
+
+#[test]
+fn static_signals() {
+    same("signals", Link::Static, &[]);
+}

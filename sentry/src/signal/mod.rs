@@ -1,0 +1,148 @@
+//! Signals: actions per process, masks and pending signals per thread, and delivery.
+
+#[cfg(target_arch = "x86_64")]
+mod frame_x86_64;
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use abi::signal::*;
+use abi::{SigAction, SigInfo, SigSet, StackT};
+
+#[cfg(target_arch = "x86_64")]
+pub use frame_x86_64::{FRAME_BYTES, build_frame, restore_frame};
+
+/// What a signal does when its action is SIG_DFL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Default {
+    Terminate,
+    /// Terminate "with a core dump": reported as killed by the signal with the core flag.
+    Core,
+    Ignore,
+    /// Job control stops are not supported; treated as ignored.
+    Stop,
+    Continue,
+}
+
+pub fn default_action(sig: i32) -> Default {
+    match sig {
+        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ
+        | SIGSYS => Default::Core,
+        SIGCHLD | SIGURG | SIGWINCH => Default::Ignore,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => Default::Stop,
+        SIGCONT => Default::Continue,
+        _ => Default::Terminate,
+    }
+}
+
+/// The actions of a process (shared by its threads, copied by fork).
+pub type Actions = Arc<Mutex<[SigAction; 65]>>;
+
+pub fn new_actions() -> Actions {
+    Arc::new(Mutex::new([SigAction::default(); 65]))
+}
+
+/// A thread's signal state that other threads reach: pending signals and a way to wake it.
+pub struct ThreadSignals {
+    pub tid: i32,
+    pub tgid: i32,
+    inner: Mutex<Pending>,
+    wake: Condvar,
+    /// Kicks the thread out of application code.
+    kick: Box<dyn Fn() + Send + Sync>,
+}
+
+#[derive(Default)]
+pub struct Pending {
+    pub queue: Vec<SigInfo>,
+    pub mask: SigSet,
+    pub altstack: StackT,
+    /// The mask to restore after a sigsuspend-style wait delivered its signal.
+    pub saved_mask: Option<SigSet>,
+}
+
+impl ThreadSignals {
+    pub fn new(tid: i32, tgid: i32, kick: Box<dyn Fn() + Send + Sync>) -> Arc<ThreadSignals> {
+        Arc::new(ThreadSignals {
+            tid,
+            tgid,
+            inner: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            kick,
+        })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queue `info` (standard signals do not queue twice) and wake the thread.
+    pub fn send(&self, info: SigInfo) {
+        let mut p = self.lock();
+        let sig = info.si_signo;
+        if sig < SIGRTMIN && p.queue.iter().any(|i| i.si_signo == sig) {
+            return;
+        }
+        p.queue.push(info);
+        drop(p);
+        self.wake.notify_all();
+        (self.kick)();
+    }
+
+    /// Whether a signal the thread does not block is pending.
+    pub fn has_deliverable(&self) -> bool {
+        let p = self.lock();
+        p.queue.iter().any(|i| !p.mask.contains(i.si_signo))
+    }
+
+    /// Take the first pending signal not blocked by the mask.
+    pub fn dequeue(&self) -> Option<SigInfo> {
+        let mut p = self.lock();
+        let mask = p.mask;
+        let i = p.queue.iter().position(|i| !mask.contains(i.si_signo))?;
+        Some(p.queue.remove(i))
+    }
+
+    /// Sleep until a deliverable signal is pending or `deadline` passes; true if a signal
+    /// ended the sleep.
+    pub fn sleep(&self, deadline: Option<Instant>) -> bool {
+        let mut p = self.lock();
+        loop {
+            if p.queue.iter().any(|i| !p.mask.contains(i.si_signo)) {
+                return true;
+            }
+            match deadline {
+                None => p = self.wake.wait(p).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    p = self
+                        .wake
+                        .wait_timeout(p, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+}
+
+/// A pending alarm of a process.
+#[derive(Default)]
+pub struct Alarm {
+    pub generation: u64,
+    pub due: Option<Instant>,
+}
+
+/// Seconds left on an alarm as alarm(2) reports them: rounded to the nearest second, and at
+/// least 1 while the alarm is still pending.
+pub fn remaining_secs(due: Option<Instant>) -> u64 {
+    let Some(due) = due else { return 0 };
+    let left: Duration = due.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return 0;
+    }
+    (left.as_secs() + u64::from(left.subsec_nanos() >= 500_000_000)).max(1)
+}

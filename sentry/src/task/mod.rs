@@ -1,0 +1,243 @@
+//! Tasks: one host thread per application thread, running the task loop — switch to the
+//! application, handle what it trapped for, repeat.
+
+mod files;
+mod process;
+mod signals;
+
+use std::sync::{Arc, Mutex};
+
+use abi::Errno;
+use abi::signal::{SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
+
+use crate::signal::{self, Actions, Alarm, ThreadSignals};
+
+pub use files::{File, Files, HostStdio};
+pub use process::{Processes, WaitFor};
+
+use crate::kernel::Kernel;
+use crate::mm::MemoryManager;
+use crate::platform::{Context, Platform, Regs, Trap};
+use crate::syscalls;
+
+/// How a thread group ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The shell's view: the code, or 128 + the signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c & 0xff,
+            ExitStatus::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+pub struct Task<P: Platform> {
+    pub kernel: Arc<Kernel<P>>,
+    pub tid: i32,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub regs: Regs,
+    pub mm: Arc<Mutex<MemoryManager<P>>>,
+    pub files: Files,
+    /// The working directory (absolute path in the sandbox).
+    pub cwd: String,
+    pub clear_child_tid: u64,
+    ctx: P::Context,
+    exit: Option<ExitStatus>,
+    /// Set for a vfork child: released when it execs or exits.
+    pub vfork_done: Option<Arc<VforkDone>>,
+    /// This thread's pending signals and mask, reachable by senders.
+    pub signals: Arc<ThreadSignals>,
+    /// The process's signal actions.
+    pub actions: Actions,
+    /// The process's alarm(2) timer.
+    pub alarm: Arc<Mutex<Alarm>>,
+    /// The syscall whose result is in the return register (number, first argument), until
+    /// the task returns to the application: what a restart needs.
+    pub syscall: Option<(u64, u64)>,
+}
+
+/// The parent of a vfork sleeps until its child execs or exits.
+#[derive(Default)]
+pub struct VforkDone {
+    done: Mutex<bool>,
+    cond: std::sync::Condvar,
+}
+
+impl VforkDone {
+    pub fn release(&self) {
+        *self.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cond.notify_all();
+    }
+
+    pub fn wait(&self) {
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        while !*done {
+            done = self.cond.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl<P: Platform> Task<P> {
+    /// A new process (thread-group leader) whose parent is `ppid`.
+    pub fn new_process(
+        kernel: Arc<Kernel<P>>,
+        ppid: i32,
+        mm: Arc<Mutex<MemoryManager<P>>>,
+        regs: Regs,
+        files: Files,
+    ) -> Self {
+        let tid = kernel.alloc_pid();
+        kernel.processes.add(tid, ppid);
+        let ctx = kernel.platform.new_context();
+        let kick = ctx.interrupter();
+        let signals = ThreadSignals::new(
+            tid,
+            tid,
+            Box::new(move || crate::platform::Interrupter::interrupt(&kick)),
+        );
+        kernel.register_thread(signals.clone());
+        Task {
+            kernel,
+            tid,
+            tgid: tid,
+            ppid,
+            regs,
+            mm,
+            files,
+            cwd: "/".to_string(),
+            clear_child_tid: 0,
+            ctx,
+            exit: None,
+            vfork_done: None,
+            signals,
+            actions: signal::new_actions(),
+            alarm: Arc::default(),
+            syscall: None,
+        }
+    }
+
+    /// A new process running `mm` (the first one of a sandbox has parent 0).
+    pub fn new(kernel: Arc<Kernel<P>>, mm: MemoryManager<P>, regs: Regs, files: Files) -> Self {
+        Self::new_process(kernel, 0, Arc::new(Mutex::new(mm)), regs, files)
+    }
+
+    /// Run on a host thread of its own until the process exits.
+    pub fn spawn(mut self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name(format!("task-{}", self.tid))
+            .spawn(move || {
+                if let Err(e) = self.run() {
+                    tracing::error!("task {}: {e}", self.tid);
+                    self.finish(ExitStatus::Signaled(abi::signal::SIGKILL));
+                }
+            })
+    }
+
+    pub fn mm(&self) -> std::sync::MutexGuard<'_, MemoryManager<P>> {
+        self.mm.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// End the thread group with `status` after the current syscall.
+    pub fn exit_group(&mut self, status: ExitStatus) {
+        self.exit = Some(status);
+    }
+
+    /// Record the exit for the parent's wait, tell the parent, release a vforking parent.
+    fn finish(&mut self, status: ExitStatus) {
+        if let Some(done) = self.vfork_done.take() {
+            done.release();
+        }
+        self.alarm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation += 1;
+        self.kernel.unregister_thread(self.tid);
+        self.kernel
+            .processes
+            .exited(self.tgid, status, self.kernel.init_pid());
+        let (code, value) = match status {
+            ExitStatus::Exited(c) => (abi::signal::CLD_EXITED, c),
+            ExitStatus::Signaled(s) => (abi::signal::CLD_KILLED, s),
+        };
+        let info = abi::SigInfo::child(code, self.tgid, 0, value, 0, 0);
+        self.kernel.signal_process(self.ppid, info);
+    }
+
+    /// Run until the thread group exits.
+    pub fn run(&mut self) -> Result<ExitStatus, crate::platform::PlatformError> {
+        loop {
+            if let Some(status) = self.exit {
+                self.finish(status);
+                return Ok(status);
+            }
+            self.deliver_signals();
+            self.syscall = None;
+            if self.exit.is_some() {
+                continue;
+            }
+            let trap = {
+                let mm = self.mm.clone();
+                let mm = mm.lock().unwrap_or_else(|e| e.into_inner());
+                self.ctx.switch(&mut self.regs, mm.space())?
+            };
+            match trap {
+                Trap::Syscall => syscalls::dispatch(self),
+                Trap::Fault { addr, access, .. } => {
+                    self.kernel
+                        .stats
+                        .page_faults
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let fault = self.mm().fault(addr, access);
+                    if let Err(segv) = fault {
+                        tracing::debug!(addr = format_args!("{addr:#x}"), ?access, "SIGSEGV");
+                        let code = match segv {
+                            crate::mm::Segv::MapErr => abi::signal::SEGV_MAPERR,
+                            crate::mm::Segv::AccErr => abi::signal::SEGV_ACCERR,
+                        };
+                        self.force_signal(abi::SigInfo::fault(SIGSEGV, code, addr));
+                    }
+                }
+                Trap::Exception { vector, .. } => {
+                    let (sig, code) = exception_signal(vector);
+                    let addr = if sig == SIGSEGV { 0 } else { self.regs.ip() };
+                    self.force_signal(abi::SigInfo::fault(sig, code, addr));
+                }
+                Trap::Interrupted => {}
+            }
+        }
+    }
+
+    /// Copy helpers with the errno convention of syscall handlers.
+    pub fn copy_in(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.mm().copy_in(addr, buf)
+    }
+
+    pub fn copy_out(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.mm().copy_out(addr, data)
+    }
+}
+
+/// The signal and si_code Linux sends for an x86 exception vector.
+fn exception_signal(vector: u8) -> (i32, i32) {
+    const FPE_INTDIV: i32 = 1;
+    const FPE_FLTINV: i32 = 7;
+    const TRAP_BRKPT: i32 = 1;
+    const ILL_ILLOPN: i32 = 2;
+    const BUS_ADRALN: i32 = 1;
+    const SI_KERNEL: i32 = 0x80;
+    match vector {
+        0 => (SIGFPE, FPE_INTDIV),
+        16 | 19 => (SIGFPE, FPE_FLTINV),
+        1 | 3 => (SIGTRAP, TRAP_BRKPT),
+        6 => (SIGILL, ILL_ILLOPN),
+        17 => (SIGBUS, BUS_ADRALN),
+        _ => (SIGSEGV, SI_KERNEL),
+    }
+}
