@@ -112,3 +112,8 @@ fn static_fork_exec_wait() {
 fn static_signals() {
     same("signals", Link::Static, &[]);
 }
+
+#[test]
+fn static_threads_mutex_condvar() {
+    same("threads", Link::Static, &[]);
+}

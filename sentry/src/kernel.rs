@@ -9,9 +9,10 @@ use std::time::Instant;
 use abi::{Errno, SigInfo};
 
 use crate::exec::Image;
+use crate::futex::Futexes;
 use crate::mm::Frames;
 use crate::signal::ThreadSignals;
-use crate::task::Processes;
+use crate::task::{Processes, ThreadGroup};
 
 /// Where executables come from: a path in the sandbox (relative to `cwd`) to an image.
 pub trait ImageSource: Send + Sync {
@@ -66,6 +67,8 @@ pub struct Kernel<P: Platform> {
     pub stats: Stats,
     pub processes: Processes,
     threads: Mutex<HashMap<i32, Arc<ThreadSignals>>>,
+    groups: Mutex<HashMap<i32, Arc<ThreadGroup>>>,
+    pub futexes: Futexes,
     /// Loads executables named by path (the sandbox's file system).
     pub images: Box<dyn ImageSource>,
     pub started: Instant,
@@ -81,6 +84,8 @@ impl<P: Platform> Kernel<P> {
             stats: Stats::default(),
             processes: Processes::default(),
             threads: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
+            futexes: Futexes::default(),
             images,
             started: Instant::now(),
             next_pid: AtomicI32::new(1),
@@ -110,20 +115,43 @@ impl<P: Platform> Kernel<P> {
             .cloned()
     }
 
-    /// Every live process id.
-    pub fn process_ids(&self) -> Vec<i32> {
-        let threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-        threads
-            .values()
-            .filter(|t| t.tid == t.tgid)
-            .map(|t| t.tgid)
-            .collect()
+    pub fn register_group(&self, g: Arc<ThreadGroup>) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(g.tgid, g);
     }
 
-    /// Send a signal to process `pid` (its leader thread); false if there is none. Blocked
-    /// waits in the sentry wake up to notice it.
+    pub fn unregister_group(&self, tgid: i32) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&tgid);
+    }
+
+    fn group(&self, tgid: i32) -> Option<Arc<ThreadGroup>> {
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&tgid)
+            .cloned()
+    }
+
+    /// Every live process id.
+    pub fn process_ids(&self) -> Vec<i32> {
+        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        groups.keys().copied().collect()
+    }
+
+    /// Whether process `pid` exists.
+    pub fn process_exists(&self, pid: i32) -> bool {
+        self.group(pid).is_some()
+    }
+
+    /// Send a signal to process `pid` (to one of its threads that does not block it); false
+    /// if there is none. Blocked waits in the sentry wake up to notice it.
     pub fn signal_process(&self, pid: i32, info: SigInfo) -> bool {
-        let Some(t) = self.thread(pid) else {
+        let Some(t) = self.group(pid).and_then(|g| g.target(info.si_signo)) else {
             return false;
         };
         t.send(info);

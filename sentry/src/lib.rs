@@ -8,6 +8,7 @@
 
 pub mod arch;
 pub mod exec;
+pub mod futex;
 pub mod host;
 pub mod kernel;
 pub mod loader;

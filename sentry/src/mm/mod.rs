@@ -288,6 +288,16 @@ impl<P: Platform> MemoryManager<P> {
         Ok(child)
     }
 
+    /// The memory-file offset backing `addr` (faulting the page in for reading).
+    pub fn frame_of(&mut self, addr: u64) -> Result<u64, Errno> {
+        let page_addr = addr & !(PAGE - 1);
+        if !self.pages.contains_key(&page_addr) {
+            self.fault(addr, Access::Read).map_err(|_| Errno::EFAULT)?;
+        }
+        let page = self.pages.get(&page_addr).ok_or(Errno::EFAULT)?;
+        Ok(page.frame + addr % PAGE)
+    }
+
     /// Drop the pages of `[addr, addr + len)` but keep the mappings (MADV_DONTNEED).
     pub fn discard(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
         let len = page_up(len).ok_or(Errno::EINVAL)?;

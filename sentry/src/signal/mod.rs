@@ -55,6 +55,10 @@ pub struct ThreadSignals {
 #[derive(Default)]
 pub struct Pending {
     pub queue: Vec<SigInfo>,
+    /// Set by a futex wake of this thread.
+    pub futex_woken: bool,
+    /// The thread must leave (its group is exiting).
+    pub killed: bool,
     pub mask: SigSet,
     pub altstack: StackT,
     /// The mask to restore after a sigsuspend-style wait delivered its signal.
@@ -89,10 +93,55 @@ impl ThreadSignals {
         (self.kick)();
     }
 
-    /// Whether a signal the thread does not block is pending.
+    /// Whether a blocking wait must end: a signal the thread does not block is pending, or
+    /// the thread must exit.
     pub fn has_deliverable(&self) -> bool {
         let p = self.lock();
-        p.queue.iter().any(|i| !p.mask.contains(i.si_signo))
+        p.killed || p.queue.iter().any(|i| !p.mask.contains(i.si_signo))
+    }
+
+    /// Make the thread leave whatever it is doing (its group exits).
+    pub fn kill(&self) {
+        self.lock().killed = true;
+        self.wake.notify_all();
+        (self.kick)();
+    }
+
+    pub fn killed(&self) -> bool {
+        self.lock().killed
+    }
+
+    /// Wake the thread from a futex wait.
+    pub fn futex_wake(&self) {
+        self.lock().futex_woken = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleep until a futex wake, a signal, or `deadline`.
+    pub fn wait_futex(&self, deadline: Option<Instant>) -> Wake {
+        let mut p = self.lock();
+        loop {
+            if p.futex_woken {
+                return Wake::Woken;
+            }
+            if p.killed || p.queue.iter().any(|i| !p.mask.contains(i.si_signo)) {
+                return Wake::Interrupted;
+            }
+            match deadline {
+                None => p = self.wake.wait(p).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Wake::TimedOut;
+                    }
+                    p = self
+                        .wake
+                        .wait_timeout(p, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
     }
 
     /// Take the first pending signal not blocked by the mask.
@@ -108,7 +157,7 @@ impl ThreadSignals {
     pub fn sleep(&self, deadline: Option<Instant>) -> bool {
         let mut p = self.lock();
         loop {
-            if p.queue.iter().any(|i| !p.mask.contains(i.si_signo)) {
+            if p.killed || p.queue.iter().any(|i| !p.mask.contains(i.si_signo)) {
                 return true;
             }
             match deadline {
@@ -127,6 +176,14 @@ impl ThreadSignals {
             }
         }
     }
+}
+
+/// Why a futex wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    Woken,
+    TimedOut,
+    Interrupted,
 }
 
 /// A pending alarm of a process.

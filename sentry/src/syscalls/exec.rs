@@ -46,8 +46,7 @@ fn clone_process<P: Platform>(
     tls: u64,
 ) -> Result<u64, Errno> {
     if flags.contains(CloneFlags::THREAD) {
-        // Threads come with thread groups and futexes.
-        return Err(Errno::ENOSYS);
+        return clone_thread(task, flags, stack, ptid, ctid, tls);
     }
     let mm = if flags.contains(CloneFlags::VM) {
         task.mm.clone()
@@ -87,6 +86,42 @@ fn clone_process<P: Platform>(
         done.wait();
     }
     Ok(pid as u64)
+}
+
+/// A new thread of the caller's process.
+fn clone_thread<P: Platform>(
+    task: &mut Task<P>,
+    flags: CloneFlags,
+    stack: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> Result<u64, Errno> {
+    // Linux requires threads to share memory and signal handlers.
+    if !flags.contains(CloneFlags::VM | CloneFlags::SIGHAND) {
+        return Err(Errno::EINVAL);
+    }
+    let mut regs = task.regs;
+    regs.set_return(0);
+    if stack != 0 {
+        crate::arch::set_sp(&mut regs, stack);
+    }
+    if flags.contains(CloneFlags::SETTLS) {
+        crate::arch::set_tls(&mut regs, tls);
+    }
+    let mut child = task.new_thread(regs);
+    let tid = child.tid;
+    if flags.contains(CloneFlags::CHILD_SETTID) {
+        child.copy_out(ctid, &tid.to_le_bytes())?;
+    }
+    if flags.contains(CloneFlags::PARENT_SETTID) {
+        task.copy_out(ptid, &tid.to_le_bytes())?;
+    }
+    if flags.contains(CloneFlags::CHILD_CLEARTID) {
+        child.clear_child_tid = ctid;
+    }
+    child.spawn().map_err(|_| Errno::EAGAIN)?;
+    Ok(tid as u64)
 }
 
 /// A NULL-terminated array of string pointers.

@@ -3,6 +3,7 @@
 
 mod exec;
 mod file;
+mod futex;
 mod info;
 mod mm;
 mod process;
@@ -42,6 +43,7 @@ pub fn dispatch<P: Platform>(task: &mut Task<P>) {
     }
 }
 
+pub use futex::futex_key;
 pub use table::name;
 
 /// Arguments as the C types the handlers want.

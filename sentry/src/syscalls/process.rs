@@ -10,9 +10,10 @@ pub fn exit_group<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, E
     Ok(0)
 }
 
-/// With one thread per group so far, a thread's exit ends the group.
+/// `exit`: this thread ends; the process ends with its last thread.
 pub fn exit<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
-    exit_group(task, a)
+    task.exit_thread(a[0] as i32 & 0xff);
+    Ok(0)
 }
 
 pub fn getpid<P: Platform>(task: &mut Task<P>, _: [u64; 6]) -> Result<u64, Errno> {

@@ -147,7 +147,7 @@ pub fn kill<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> 
     let mut found = false;
     for target in targets {
         if sig == 0 {
-            found |= kernel.thread(target).is_some();
+            found |= kernel.process_exists(target);
         } else {
             found |= kernel.signal_process(target, SigInfo::kill(sig, task.tgid, 0));
         }

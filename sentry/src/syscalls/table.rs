@@ -1,6 +1,6 @@
 //! Syscall numbers to handlers, per architecture.
 
-use super::{Handler, exec, file, info, mm, process, signal, time};
+use super::{Handler, exec, file, futex, info, mm, process, signal, time};
 use crate::platform::Platform;
 
 #[cfg(target_arch = "aarch64")]
@@ -32,6 +32,7 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         MPROTECT => mm::mprotect,
         MADVISE => mm::madvise,
         CLONE => exec::clone,
+        FUTEX => futex::futex,
         EXECVE => exec::execve,
         WAIT4 => exec::wait4,
         #[cfg(target_arch = "x86_64")]

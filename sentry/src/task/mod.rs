@@ -2,6 +2,7 @@
 //! application, handle what it trapped for, repeat.
 
 mod files;
+mod group;
 mod process;
 mod signals;
 
@@ -13,6 +14,7 @@ use abi::signal::{SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
 use crate::signal::{self, Actions, Alarm, ThreadSignals};
 
 pub use files::{File, Files, HostStdio};
+pub use group::ThreadGroup;
 pub use process::{Processes, WaitFor};
 
 use crate::kernel::Kernel;
@@ -49,7 +51,10 @@ pub struct Task<P: Platform> {
     pub cwd: String,
     pub clear_child_tid: u64,
     ctx: P::Context,
-    exit: Option<ExitStatus>,
+    /// The process this thread belongs to.
+    pub group: Arc<ThreadGroup>,
+    /// Set by `exit`: this thread ends (the process with it if it is the last).
+    thread_exit: Option<i32>,
     /// Set for a vfork child: released when it execs or exits.
     pub vfork_done: Option<Arc<VforkDone>>,
     /// This thread's pending signals and mask, reachable by senders.
@@ -95,18 +100,63 @@ impl<P: Platform> Task<P> {
     ) -> Self {
         let tid = kernel.alloc_pid();
         kernel.processes.add(tid, ppid);
+        let group = ThreadGroup::new(tid);
+        kernel.register_group(group.clone());
+        Self::with_group(
+            kernel,
+            tid,
+            group,
+            ppid,
+            mm,
+            regs,
+            files,
+            signal::new_actions(),
+        )
+    }
+
+    /// A new thread in this task's process (clone with CLONE_THREAD).
+    pub fn new_thread(&self, regs: Regs) -> Self {
+        let tid = self.kernel.alloc_pid();
+        let mut t = Self::with_group(
+            self.kernel.clone(),
+            tid,
+            self.group.clone(),
+            self.ppid,
+            self.mm.clone(),
+            regs,
+            self.files.clone(),
+            self.actions.clone(),
+        );
+        t.alarm = self.alarm.clone();
+        t.cwd = self.cwd.clone();
+        t.signals.lock().mask = self.signals.lock().mask;
+        t
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn with_group(
+        kernel: Arc<Kernel<P>>,
+        tid: i32,
+        group: Arc<ThreadGroup>,
+        ppid: i32,
+        mm: Arc<Mutex<MemoryManager<P>>>,
+        regs: Regs,
+        files: Files,
+        actions: Actions,
+    ) -> Self {
         let ctx = kernel.platform.new_context();
         let kick = ctx.interrupter();
         let signals = ThreadSignals::new(
             tid,
-            tid,
+            group.tgid,
             Box::new(move || crate::platform::Interrupter::interrupt(&kick)),
         );
         kernel.register_thread(signals.clone());
+        group.add(signals.clone());
         Task {
             kernel,
             tid,
-            tgid: tid,
+            tgid: group.tgid,
             ppid,
             regs,
             mm,
@@ -114,10 +164,11 @@ impl<P: Platform> Task<P> {
             cwd: "/".to_string(),
             clear_child_tid: 0,
             ctx,
-            exit: None,
+            group,
+            thread_exit: None,
             vfork_done: None,
             signals,
-            actions: signal::new_actions(),
+            actions,
             alarm: Arc::default(),
             syscall: None,
         }
@@ -135,7 +186,8 @@ impl<P: Platform> Task<P> {
             .spawn(move || {
                 if let Err(e) = self.run() {
                     tracing::error!("task {}: {e}", self.tid);
-                    self.finish(ExitStatus::Signaled(abi::signal::SIGKILL));
+                    self.group.exit(ExitStatus::Signaled(abi::signal::SIGKILL));
+                    self.leave(ExitStatus::Signaled(abi::signal::SIGKILL));
                 }
             })
     }
@@ -146,19 +198,42 @@ impl<P: Platform> Task<P> {
 
     /// End the thread group with `status` after the current syscall.
     pub fn exit_group(&mut self, status: ExitStatus) {
-        self.exit = Some(status);
+        self.group.exit(status);
     }
 
-    /// Record the exit for the parent's wait, tell the parent, release a vforking parent.
-    fn finish(&mut self, status: ExitStatus) {
+    /// End this thread only (`exit`).
+    pub fn exit_thread(&mut self, code: i32) {
+        self.thread_exit = Some(code);
+    }
+
+    /// This thread ends: clear and wake its child-tid word, and end the process with the
+    /// last thread.
+    fn leave(&mut self, status: ExitStatus) {
         if let Some(done) = self.vfork_done.take() {
             done.release();
         }
+        if self.clear_child_tid != 0 {
+            let addr = self.clear_child_tid;
+            if self.copy_out(addr, &0u32.to_le_bytes()).is_ok()
+                && let Ok(key) = crate::syscalls::futex_key(self, addr, false)
+            {
+                self.kernel.futexes.wake(key, 1, u32::MAX);
+            }
+        }
+        self.kernel.unregister_thread(self.tid);
+        if self.group.remove(self.tid) {
+            let status = self.group.exiting().unwrap_or(status);
+            self.finish(status);
+        }
+    }
+
+    /// Record the process's exit for the parent's wait and tell the parent.
+    fn finish(&mut self, status: ExitStatus) {
+        self.kernel.unregister_group(self.tgid);
         self.alarm
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .generation += 1;
-        self.kernel.unregister_thread(self.tid);
         self.kernel
             .processes
             .exited(self.tgid, status, self.kernel.init_pid());
@@ -173,13 +248,18 @@ impl<P: Platform> Task<P> {
     /// Run until the thread group exits.
     pub fn run(&mut self) -> Result<ExitStatus, crate::platform::PlatformError> {
         loop {
-            if let Some(status) = self.exit {
-                self.finish(status);
+            if let Some(status) = self.group.exiting() {
+                self.leave(status);
                 return Ok(status);
+            }
+            if let Some(code) = self.thread_exit {
+                let status = ExitStatus::Exited(code);
+                self.leave(status);
+                return Ok(self.group.exiting().unwrap_or(status));
             }
             self.deliver_signals();
             self.syscall = None;
-            if self.exit.is_some() {
+            if self.group.exiting().is_some() {
                 continue;
             }
             let trap = {
