@@ -80,7 +80,7 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {s}");
                 source = s.source();
             }
-            ExitCode::from(125)
+            ExitCode::from(run::failure_code(e.as_ref()))
         }
     }
 }

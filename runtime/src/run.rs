@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use sentry::sandbox::{Options, Outcome, SandboxError};
+use sentry::sandbox::{Options, Outcome, SandboxError, Signaller};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -54,6 +54,39 @@ pub fn run(
     Ok(ExitCode::from(outcome.status.code() as u8))
 }
 
+/// The exit status for a program that could not start, as shells report it: 127 when it
+/// does not exist, 126 when it cannot be executed, 125 for failures of ringfence itself.
+pub fn failure_code(e: &(dyn std::error::Error + 'static)) -> u8 {
+    match e.downcast_ref::<SandboxError>() {
+        Some(SandboxError::Exec { errno, .. }) if *errno == abi::Errno::ENOENT => 127,
+        Some(SandboxError::Exec { .. }) => 126,
+        _ => 125,
+    }
+}
+
+/// Forward the signals a user or engine sends to `ringfence` to the program.
+fn forward_signals(signaller: Signaller) {
+    use signal_hook::consts::*;
+    let Ok(mut signals) =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
+    else {
+        tracing::warn!(
+            "cannot install signal handlers: signals to ringfence will not be forwarded"
+        );
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                signaller.send(sig);
+            }
+        });
+    if spawned.is_err() {
+        tracing::warn!("cannot start the signal thread: signals will not be forwarded");
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 fn run_kvm(opts: &Options) -> std::result::Result<Outcome, SandboxError> {
     let kvm = sentry::platform::kvm::Kvm::new(platform_kvm::MachineConfig::default())
@@ -62,7 +95,7 @@ fn run_kvm(opts: &Options) -> std::result::Result<Outcome, SandboxError> {
         "platform: {}",
         sentry::platform::Platform::description(&kvm)
     );
-    sentry::sandbox::run(kvm, opts)
+    sentry::sandbox::run(kvm, opts, forward_signals)
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -117,3 +117,39 @@ fn static_signals() {
 fn static_threads_mutex_condvar() {
     same("threads", Link::Static, &[]);
 }
+
+/// Signals sent to `ringfence` reach the program: a handled SIGTERM, and SIGINT's default
+/// action ending it with status 130.
+#[test]
+fn signals_to_ringfence_reach_the_program() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let program = build("sleeper", Link::Static);
+    for platform in platforms() {
+        for (args, sig, code, line) in [
+            (&["handle"][..], libc::SIGTERM, 0, Some("got signal 15")),
+            (&[][..], libc::SIGINT, 130, None),
+        ] {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+                .args(["do", "--platform", platform, "--"])
+                .arg(&program)
+                .args(args)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("ringfence runs");
+            let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+            let mut first = String::new();
+            out.read_line(&mut first).expect("ready line");
+            assert_eq!(first, "ready\n");
+            // SAFETY: sending a signal to our own child process.
+            assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+            let mut rest = String::new();
+            std::io::Read::read_to_string(&mut out, &mut rest).expect("output");
+            let status = child.wait().expect("ringfence exits");
+            assert_eq!(status.code(), Some(code), "{platform}: signal {sig}");
+            if let Some(line) = line {
+                assert_eq!(rest.trim(), line, "{platform}");
+            }
+        }
+    }
+}

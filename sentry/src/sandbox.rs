@@ -90,8 +90,24 @@ fn resolve(root: &Path, cwd: &str, program: &str, envp: &[String]) -> Option<Str
         .find(|p| host_path(root, p).is_file())
 }
 
-/// Run the program of `opts` on `platform` until it exits.
-pub fn run<P: Platform>(platform: P, opts: &Options) -> Result<Outcome, SandboxError> {
+/// Sends signals from outside to the sandbox's first process (SIGINT, SIGTERM to
+/// `ringfence` reach the program).
+#[derive(Clone)]
+pub struct Signaller(Arc<dyn Fn(i32) + Send + Sync>);
+
+impl Signaller {
+    pub fn send(&self, sig: i32) {
+        (self.0)(sig)
+    }
+}
+
+/// Run the program of `opts` on `platform` until it exits; `started` receives a way to
+/// signal it once it runs.
+pub fn run<P: Platform>(
+    platform: P,
+    opts: &Options,
+    started: impl FnOnce(Signaller),
+) -> Result<Outcome, SandboxError> {
     let program = opts.argv.first().ok_or(SandboxError::NoProgram)?;
     let exec_err = |errno| SandboxError::Exec {
         program: program.clone(),
@@ -125,6 +141,14 @@ pub fn run<P: Platform>(platform: P, opts: &Options) -> Result<Outcome, SandboxE
     let files = Files::stdio().map_err(SandboxError::Stdio)?;
     let mut task = Task::new(kernel.clone(), mm, regs, files);
     task.cwd = opts.cwd.clone();
+    let (target, pid) = (Arc::downgrade(&kernel), task.tgid);
+    started(Signaller(Arc::new(move |sig| {
+        if let Some(kernel) = target.upgrade() {
+            let mut info = abi::SigInfo::kill(sig, 0, 0);
+            info.si_code = abi::signal::SI_USER;
+            kernel.signal_process(pid, info);
+        }
+    })));
     let status = task.run()?;
     drop(task);
     Ok(Outcome {

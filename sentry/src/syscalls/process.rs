@@ -34,6 +34,11 @@ pub fn zero_id<P: Platform>(_: &mut Task<P>, _: [u64; 6]) -> Result<u64, Errno> 
     Ok(0)
 }
 
+/// Syscalls the sentry knows and chooses not to offer; callers fall back.
+pub fn not_supported<P: Platform>(_: &mut Task<P>, _: [u64; 6]) -> Result<u64, Errno> {
+    Err(Errno::ENOSYS)
+}
+
 /// Calls whose effect the sentry does not need yet and that cannot fail for valid input.
 pub fn ok<P: Platform>(_: &mut Task<P>, _: [u64; 6]) -> Result<u64, Errno> {
     Ok(0)

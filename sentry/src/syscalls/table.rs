@@ -72,6 +72,8 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         PAUSE => signal::pause,
         #[cfg(target_arch = "x86_64")]
         ALARM => signal::alarm,
+        // Known and deliberately absent: glibc falls back (clone3 → clone) or copes (rseq).
+        RSEQ | CLONE3 => process::not_supported,
         _ => return None,
     };
     Some(h)
