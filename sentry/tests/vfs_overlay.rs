@@ -465,3 +465,12 @@ fn many_lookups_stay_within_the_dentry_cache_limit() {
     assert_eq!(read_all(&held).unwrap(), b"x");
     assert_eq!(vfs.path_of(&ctx, held.location().unwrap()), b"/data/f7");
 }
+
+#[test]
+fn snapshot_sees_changes() {
+    let t = TempTree::new("support");
+    let before = snapshot(&t.base);
+    assert!(before.contains_key(std::path::Path::new("root/links/loop1")));
+    std::fs::write(t.host("data/file.txt"), b"changed").unwrap();
+    assert_ne!(before, snapshot(&t.base));
+}

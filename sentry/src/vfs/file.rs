@@ -314,19 +314,20 @@ impl OpenFile {
 
     /// `pread`: at `offset`, leaving the file offset alone.
     pub fn pread(&self, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
-        self.check_read()?;
+        // Linux rejects a negative offset before looking at the file.
         if offset < 0 {
             return Err(Errno::EINVAL);
         }
+        self.check_read()?;
         self.ops.pread(buf, offset)
     }
 
     /// `preadv`: fills the buffers in order from `offset`.
     pub fn pread_vectored(&self, bufs: &mut [&mut [u8]], offset: i64) -> Result<usize, Errno> {
-        self.check_read()?;
         if offset < 0 {
             return Err(Errno::EINVAL);
         }
+        self.check_read()?;
         let mut total = 0usize;
         for buf in bufs.iter_mut() {
             let at = offset.checked_add(total as i64).ok_or(Errno::EINVAL)?;
@@ -346,19 +347,19 @@ impl OpenFile {
 
     /// `pwrite`: at `offset`, leaving the file offset alone.
     pub fn pwrite(&self, buf: &[u8], offset: i64) -> Result<usize, Errno> {
-        self.check_write()?;
         if offset < 0 {
             return Err(Errno::EINVAL);
         }
+        self.check_write()?;
         self.ops.pwrite(buf, offset, self.flags())
     }
 
     /// `pwritev`: writes the buffers in order from `offset`.
     pub fn pwrite_vectored(&self, bufs: &[&[u8]], offset: i64) -> Result<usize, Errno> {
-        self.check_write()?;
         if offset < 0 {
             return Err(Errno::EINVAL);
         }
+        self.check_write()?;
         let flags = self.flags();
         let mut total = 0usize;
         for buf in bufs {
