@@ -366,12 +366,6 @@ fn renames_in_the_overlay() {
         .err(),
         Some(Errno::EEXIST)
     );
-    // A directory with lower contents cannot move (overlayfs without redirect_dir).
-    assert_eq!(
-        vfs.rename(&ctx, At::Cwd, b"/data/sub", At::Cwd, b"/sub2", 0)
-            .err(),
-        Some(Errno::EXDEV)
-    );
     // A directory made in the sandbox can, with its contents.
     vfs.mkdir(&ctx, At::Cwd, b"/data/mine", 0o755).unwrap();
     write_file(&vfs, &ctx, "/data/mine/a", b"a").unwrap();
@@ -473,4 +467,70 @@ fn snapshot_sees_changes() {
     assert!(before.contains_key(std::path::Path::new("root/links/loop1")));
     std::fs::write(t.host("data/file.txt"), b"changed").unwrap();
     assert_ne!(before, snapshot(&t.base));
+}
+
+#[test]
+fn lower_directories_move_with_their_contents() {
+    let t = TempTree::new("dirmove");
+    let before = snapshot(&t.base);
+    {
+        let vfs = sandbox(&t);
+        let ctx = vfs.new_context();
+        let ino = vfs.stat(&ctx, At::Cwd, b"/data/sub", 0).unwrap().ino;
+        vfs.rename(&ctx, At::Cwd, b"/data/sub", At::Cwd, b"/moved", 0)
+            .unwrap();
+        assert_eq!(vfs.stat(&ctx, At::Cwd, b"/moved", 0).unwrap().ino, ino);
+        assert_eq!(list(&vfs, &ctx, "/moved").unwrap(), ["deep"]);
+        assert_eq!(
+            read_file(&vfs, &ctx, "/moved/deep/nested.txt").unwrap(),
+            b"nested\n"
+        );
+        assert_eq!(
+            vfs.stat(&ctx, At::Cwd, b"/data/sub", 0).err(),
+            Some(Errno::ENOENT)
+        );
+        assert!(
+            !list(&vfs, &ctx, "/data")
+                .unwrap()
+                .contains(&"sub".to_string())
+        );
+        // Changes inside the moved tree land in it.
+        write_file(&vfs, &ctx, "/moved/deep/nested.txt", b"edited").unwrap();
+        write_file(&vfs, &ctx, "/moved/added", b"added").unwrap();
+        vfs.unlink(&ctx, At::Cwd, b"/moved/deep/nested.txt", 0)
+            .unwrap();
+        assert_eq!(
+            list(&vfs, &ctx, "/moved/deep").unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(list(&vfs, &ctx, "/moved").unwrap(), ["added", "deep"]);
+        // Moving it again, and back under the old name, still shows the same contents.
+        vfs.rename(&ctx, At::Cwd, b"/moved", At::Cwd, b"/etc/again", 0)
+            .unwrap();
+        vfs.rename(&ctx, At::Cwd, b"/etc/again", At::Cwd, b"/data/sub", 0)
+            .unwrap();
+        assert_eq!(list(&vfs, &ctx, "/data/sub").unwrap(), ["added", "deep"]);
+        // Dropping cached dentries changes nothing.
+        vfs.set_dentry_cache_limit(16);
+        for i in 0..64 {
+            let _ = vfs.stat(&ctx, At::Cwd, format!("/nothing{i}").as_bytes(), 0);
+        }
+        assert_eq!(read_file(&vfs, &ctx, "/data/sub/added").unwrap(), b"added");
+        assert_eq!(
+            list(&vfs, &ctx, "/data/sub/deep").unwrap(),
+            Vec::<String>::new()
+        );
+        // A whole lower tree of links moves too; relative links now point elsewhere.
+        vfs.rename(&ctx, At::Cwd, b"/links", At::Cwd, b"/data/links", 0)
+            .unwrap();
+        assert_eq!(
+            read_file(&vfs, &ctx, "/data/links/rel").err(),
+            Some(Errno::ENOENT)
+        );
+        assert_eq!(
+            read_file(&vfs, &ctx, "/data/links/abs").unwrap(),
+            b"hello world\n"
+        );
+    }
+    assert_eq!(before, snapshot(&t.base));
 }

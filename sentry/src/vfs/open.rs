@@ -70,11 +70,12 @@ impl Vfs {
         created: bool,
     ) -> Result<Arc<OpenFile>, Errno> {
         let ft = loc.file_type();
-        if ft == FileType::Symlink && !flags.contains(OpenFlags::PATH) {
-            return Err(Errno::ELOOP);
-        }
+        // O_DIRECTORY is checked first: a final symlink under O_NOFOLLOW is ENOTDIR then.
         if flags.contains(OpenFlags::DIRECTORY) && ft != FileType::Directory {
             return Err(Errno::ENOTDIR);
+        }
+        if ft == FileType::Symlink && !flags.contains(OpenFlags::PATH) {
+            return Err(Errno::ELOOP);
         }
         if flags.contains(OpenFlags::PATH) {
             let ops = Box::new(PathOps {

@@ -6,9 +6,10 @@
 //! change (open for writing, truncate, chmod, chown, utimes, link, rename); removing a name
 //! that exists in the lower layer leaves a whiteout in the upper directory; a directory that
 //! exists in both layers lists the union minus whiteouts; an upper directory created over a
-//! removed lower one does not merge (it is opaque). Renaming a directory that has lower
-//! contents returns `EXDEV`, as overlayfs does without `redirect_dir`, and programs such as
-//! `mv` fall back to copying.
+//! removed lower one does not merge (it is opaque). A renamed directory keeps merging the
+//! lower directory it came from (overlayfs's `redirect_dir`), found through the host handle
+//! kept in its upper node's origin record rather than by path, so renames never copy trees
+//! and never return `EXDEV`.
 //!
 //! The lower tree is assumed not to change while the sandbox runs (overlayfs makes the same
 //! assumption); host metadata is read once per lookup.
