@@ -330,7 +330,9 @@ impl TmpNode {
         child: &Arc<TmpNode>,
         over_whiteout: bool,
     ) -> Result<(), Errno> {
-        {
+        // A node without links is new (its times are already now); another link to an
+        // existing one changes its ctime.
+        let new_link = {
             let mut d = lock(self.dir()?);
             if d.removed {
                 return Err(Errno::ENOENT);
@@ -341,14 +343,16 @@ impl TmpNode {
                 return Err(Errno::EEXIST);
             }
             d.entries.insert(name.to_vec(), child.clone());
+            let linked = child.meta().nlink > 0;
             if child.ftype == FileType::Directory {
                 child.update_meta(|m| m.nlink = 2);
                 self.update_meta(|m| m.nlink += 1);
             } else if !child.is_whiteout() {
                 child.update_meta(|m| m.nlink += 1);
             }
-        }
-        if !child.is_whiteout() {
+            linked
+        };
+        if new_link {
             child.touch_changed();
         }
         self.touch_modified();
