@@ -39,7 +39,7 @@ fn storm(vfs: Arc<Vfs>, threads: u64, rounds: u64) {
         let tx = tx.clone();
         std::thread::spawn(move || {
             let ctx = vfs.new_context();
-            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t + 1) * 0x1234_5678);
+            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((t + 1) * 0x1234_5678));
             let dirs = ["/s", "/s/a", "/s/b", "/s/a/c", "/s/b/d"];
             let names = ["x", "y", "z", "d", "c"];
             for _ in 0..rounds {
