@@ -65,6 +65,7 @@ pub fn failure_code(e: &(dyn std::error::Error + 'static)) -> u8 {
 }
 
 /// Forward the signals a user or engine sends to `ringfence` to the program.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn forward_signals(signaller: Signaller) {
     use signal_hook::consts::*;
     let Ok(mut signals) =

@@ -10,22 +10,36 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
+/// Where compiled fixtures go. Not under /tmp: the sandbox mounts its own tmpfs there, so
+/// programs in the host's /tmp are invisible inside it (and CI builds under /tmp).
+fn fixture_dir() -> PathBuf {
+    let dir = std::env::var_os("RF_FIXTURE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/ringfence-fixtures"));
+    std::fs::create_dir_all(&dir).expect("fixture directory");
+    dir
+}
+
 /// Compile `name.c` once per test run (static or dynamic) and return the binary.
 fn build(name: &str, link: Link) -> PathBuf {
     static LOCK: OnceLock<std::sync::Mutex<()>> = OnceLock::new();
     let _guard = LOCK.get_or_init(Default::default).lock();
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{link:?}"));
+    let out = fixture_dir().join(format!("{name}-{link:?}"));
     let src = fixtures().join(format!("{name}.c"));
     let fresh = out.metadata().and_then(|o| o.modified()).ok()
         >= src.metadata().and_then(|s| s.modified()).ok();
     if !fresh || !out.exists() {
+        // Build under a private name and rename, so concurrent test binaries never run a
+        // half-written file.
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
         let mut gcc = Command::new("gcc");
-        gcc.args(["-O2", "-Wall", "-o"]).arg(&out).arg(&src);
+        gcc.args(["-O2", "-Wall", "-o"]).arg(&tmp).arg(&src);
         if link == Link::Static {
             gcc.arg("-static");
         }
         let status = gcc.status().expect("gcc runs (install gcc)");
         assert!(status.success(), "gcc failed for {name}");
+        std::fs::rename(&tmp, &out).expect("install the fixture");
     }
     out
 }

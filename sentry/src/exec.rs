@@ -9,6 +9,7 @@ use abi::{Arch, Errno};
 use crate::loader::{self, AuxValues, LoadStep, Placement, ReadAt, StackParams};
 use crate::mm::{Backing, FileSource, MemoryManager, Vma};
 use crate::platform::{Platform, Regs};
+use crate::vfs::{At, FileType, FsContext, MAY_EXEC, OpenFile, OpenFlags, Vfs, check_access};
 
 /// Size of the stack reservation (RLIMIT_STACK's default).
 const STACK_SIZE: u64 = 8 << 20;
@@ -34,6 +35,38 @@ impl FileSource for Bytes {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         ReadAt::read_at(self, offset, buf)
     }
+}
+
+/// An open file as an executable image: mappings read it at offsets.
+pub struct FileImage(pub Arc<OpenFile>);
+
+impl ReadAt for FileImage {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.0
+            .pread(buf, i64::try_from(offset).map_err(|_| Errno::EINVAL)?)
+    }
+
+    fn size(&self) -> Result<u64, Errno> {
+        Ok(self.0.stat()?.size)
+    }
+}
+
+impl FileSource for FileImage {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        ReadAt::read_at(self, offset, buf)
+    }
+}
+
+/// Open `path` for execution as execve does: only regular files with execute permission
+/// (EACCES otherwise).
+pub fn open_executable(vfs: &Vfs, ctx: &FsContext, path: &[u8]) -> Result<Arc<dyn Image>, Errno> {
+    let file = vfs.open(ctx, At::Cwd, path, OpenFlags::RDONLY, 0)?;
+    let st = file.stat()?;
+    if st.file_type() != Some(FileType::Regular) {
+        return Err(Errno::EACCES);
+    }
+    check_access(&ctx.creds, &st, MAY_EXEC)?;
+    Ok(Arc::new(FileImage(file)))
 }
 
 /// Opens an interpreter by path.

@@ -6,19 +6,14 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use abi::{Errno, SigInfo};
+use abi::SigInfo;
 
-use crate::exec::Image;
 use crate::futex::Futexes;
 use crate::mm::Frames;
 use crate::signal::ThreadSignals;
 use crate::task::{Processes, ThreadGroup};
+use crate::vfs::Vfs;
 
-/// Where executables come from: a path in the sandbox (relative to `cwd`) to an image.
-pub trait ImageSource: Send + Sync {
-    /// The image at `path` and the absolute path it was found at.
-    fn open(&self, cwd: &str, path: &str) -> Result<(Arc<dyn Image>, String), Errno>;
-}
 use crate::platform::Platform;
 
 /// Counters for `--stats`.
@@ -69,14 +64,14 @@ pub struct Kernel<P: Platform> {
     threads: Mutex<HashMap<i32, Arc<ThreadSignals>>>,
     groups: Mutex<HashMap<i32, Arc<ThreadGroup>>>,
     pub futexes: Futexes,
-    /// Loads executables named by path (the sandbox's file system).
-    pub images: Box<dyn ImageSource>,
+    /// The sandbox's file system.
+    pub vfs: Arc<Vfs>,
     pub started: Instant,
     next_pid: AtomicI32,
 }
 
 impl<P: Platform> Kernel<P> {
-    pub fn new(platform: P, images: Box<dyn ImageSource>) -> Arc<Kernel<P>> {
+    pub fn new(platform: P, vfs: Arc<Vfs>) -> Arc<Kernel<P>> {
         let frames = Arc::new(Frames::new(platform.memory()));
         Arc::new(Kernel {
             platform: Arc::new(platform),
@@ -86,7 +81,7 @@ impl<P: Platform> Kernel<P> {
             threads: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
             futexes: Futexes::default(),
-            images,
+            vfs,
             started: Instant::now(),
             next_pid: AtomicI32::new(1),
         })

@@ -1,16 +1,18 @@
 //! One sandbox: a kernel on a platform, running one program to its end.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use abi::Errno;
 
-use crate::exec::{self, Bytes, ExecArgs, Image};
-use crate::kernel::{ImageSource, Kernel};
+use crate::exec::{self, ExecArgs};
+use crate::host::HostStream;
+use crate::kernel::Kernel;
 use crate::mm::MemoryManager;
 use crate::platform::{Platform, PlatformError};
-use crate::task::{ExitStatus, Files, Task};
+use crate::task::{ExitStatus, Task};
+use crate::vfs::{self, At, FdTable, FsContext, OpenFile, OpenFlags, Vfs};
 
 /// What to run.
 pub struct Options {
@@ -33,6 +35,8 @@ pub enum SandboxError {
     #[error("cannot set up standard streams: {0}")]
     Stdio(#[source] std::io::Error),
     #[error(transparent)]
+    FileSystem(#[from] vfs::SandboxError),
+    #[error(transparent)]
     Platform(#[from] PlatformError),
 }
 
@@ -41,53 +45,6 @@ pub struct Outcome {
     pub status: ExitStatus,
     /// `key=value` counters, then the top syscalls, for `--stats`.
     pub stats: String,
-}
-
-/// Look a path up in the sandbox root. Symlinks are not followed safely yet: this is the
-/// VFS's job.
-fn host_path(root: &Path, path: &str) -> PathBuf {
-    root.join(path.trim_start_matches('/'))
-}
-
-/// Executables read from the host root. Symlinks are not confined to the root yet: the
-/// VFS replaces this.
-struct HostImages {
-    root: PathBuf,
-}
-
-impl ImageSource for HostImages {
-    fn open(&self, cwd: &str, path: &str) -> Result<(Arc<dyn Image>, String), Errno> {
-        let abs = if path.starts_with('/') {
-            path.to_string()
-        } else {
-            format!("{}/{path}", cwd.trim_end_matches('/'))
-        };
-        let host = host_path(&self.root, &abs);
-        if host.is_dir() {
-            return Err(Errno::EACCES);
-        }
-        let bytes =
-            std::fs::read(host).map_err(|e| e.raw_os_error().map_or(Errno::EIO, Errno::new))?;
-        Ok((Arc::new(Bytes(bytes)), abs))
-    }
-}
-
-/// Find `program` as execvp would: as given when it holds a slash, else along PATH.
-fn resolve(root: &Path, cwd: &str, program: &str, envp: &[String]) -> Option<String> {
-    if program.starts_with('/') {
-        return Some(program.to_string());
-    }
-    if program.contains('/') {
-        return Some(format!("{}/{program}", cwd.trim_end_matches('/')));
-    }
-    let path = envp
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/bin:/usr/bin:/bin");
-    path.split(':')
-        .filter(|d| !d.is_empty())
-        .map(|d| format!("{}/{program}", d.trim_end_matches('/')))
-        .find(|p| host_path(root, p).is_file())
 }
 
 /// Sends signals from outside to the sandbox's first process (SIGINT, SIGTERM to
@@ -99,6 +56,40 @@ impl Signaller {
     pub fn send(&self, sig: i32) {
         (self.0)(sig)
     }
+}
+
+/// Find `program` as execvp would: as given when it holds a slash, else along PATH.
+fn resolve(vfs: &Vfs, ctx: &FsContext, program: &str, envp: &[String]) -> Option<String> {
+    if program.contains('/') {
+        return Some(program.to_string());
+    }
+    let path = envp
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/bin:/usr/bin:/bin");
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| format!("{}/{program}", d.trim_end_matches('/')))
+        .find(|p| {
+            vfs.stat(ctx, At::Cwd, p.as_bytes(), 0)
+                .is_ok_and(|st| st.file_type() == Some(vfs::FileType::Regular))
+        })
+}
+
+/// The caller's stdin, stdout and stderr as descriptors 0, 1, 2.
+fn stdio() -> std::io::Result<FdTable> {
+    let fds = FdTable::new();
+    let streams = [
+        (HostStream::from_fd(std::io::stdin())?, OpenFlags::RDONLY),
+        (HostStream::from_fd(std::io::stdout())?, OpenFlags::WRONLY),
+        (HostStream::from_fd(std::io::stderr())?, OpenFlags::WRONLY),
+    ];
+    for (stream, flags) in streams {
+        let file = Arc::new(OpenFile::new(None, flags, Box::new(stream)));
+        fds.insert(file, false)
+            .map_err(|e| std::io::Error::from_raw_os_error(e.raw()))?;
+    }
+    Ok(fds)
 }
 
 /// Run the program of `opts` on `platform` until it exits; `started` receives a way to
@@ -113,20 +104,24 @@ pub fn run<P: Platform>(
         program: program.clone(),
         errno,
     };
-    let path =
-        resolve(&opts.root, &opts.cwd, program, &opts.envp).ok_or(exec_err(Errno::ENOENT))?;
-    let kernel = Kernel::new(
-        platform,
-        Box::new(HostImages {
-            root: opts.root.clone(),
-        }),
-    );
-    let (image, _) = kernel.images.open(&opts.cwd, &path).map_err(exec_err)?;
+    let vfs = Arc::new(Vfs::new_sandbox(&opts.root)?);
+    let mut ctx = vfs.new_context();
+    // A working directory missing from the sandbox leaves the program at the root.
+    let mut cwd_ctx = ctx.clone();
+    if vfs
+        .chdir(&mut cwd_ctx, At::Cwd, opts.cwd.as_bytes())
+        .is_ok()
+    {
+        ctx = cwd_ctx;
+    }
+    let path = resolve(&vfs, &ctx, program, &opts.envp).ok_or(exec_err(Errno::ENOENT))?;
+    let kernel = Kernel::new(platform, vfs.clone());
+    let image = exec::open_executable(&vfs, &ctx, path.as_bytes()).map_err(exec_err)?;
     let mut mm =
         MemoryManager::new(kernel.platform.clone(), kernel.frames.clone()).map_err(exec_err)?;
     let argv: Vec<Vec<u8>> = opts.argv.iter().map(|a| a.clone().into_bytes()).collect();
     let envp: Vec<Vec<u8>> = opts.envp.iter().map(|e| e.clone().into_bytes()).collect();
-    let open_interp = |p: &str| kernel.images.open("/", p).map(|(image, _)| image);
+    let open_interp = |p: &str| exec::open_executable(&vfs, &ctx, p.as_bytes());
     let regs = exec::load(
         &mut mm,
         image,
@@ -138,9 +133,8 @@ pub fn run<P: Platform>(
         },
     )
     .map_err(exec_err)?;
-    let files = Files::stdio().map_err(SandboxError::Stdio)?;
-    let mut task = Task::new(kernel.clone(), mm, regs, files);
-    task.cwd = opts.cwd.clone();
+    let fds = stdio().map_err(SandboxError::Stdio)?;
+    let mut task = Task::new(kernel.clone(), mm, regs, fds, ctx);
     let (target, pid) = (Arc::downgrade(&kernel), task.tgid);
     started(Signaller(Arc::new(move |sig| {
         if let Some(kernel) = target.upgrade() {

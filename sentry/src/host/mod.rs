@@ -16,10 +16,12 @@
 
 mod file;
 mod node;
+mod stdio;
 mod sys;
 
 pub use file::HostFile;
 pub use node::{HostDirEntry, HostNode, HostStat};
+pub use stdio::HostStream;
 pub use sys::{getrandom, raise_fd_limit};
 
 use abi::Errno;

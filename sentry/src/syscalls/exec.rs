@@ -61,8 +61,17 @@ fn clone_process<P: Platform>(
     if flags.contains(CloneFlags::SETTLS) {
         crate::arch::set_tls(&mut regs, tls);
     }
-    let mut child = Task::new_process(task.kernel.clone(), task.tgid, mm, regs, task.files.clone());
-    child.cwd = task.cwd.clone();
+    let fds = if flags.contains(CloneFlags::FILES) {
+        task.fds.clone()
+    } else {
+        Arc::new(task.fds.fork())
+    };
+    let fs = if flags.contains(CloneFlags::FS) {
+        task.fs.clone()
+    } else {
+        Arc::new(Mutex::new(task.fs().clone()))
+    };
+    let mut child = Task::new_process(task.kernel.clone(), task.tgid, mm, regs, fds, fs);
     // The child starts with copies of the parent's actions and mask.
     let actions = *task.actions.lock().unwrap_or_else(|e| e.into_inner());
     *child.actions.lock().unwrap_or_else(|e| e.into_inner()) = actions;
@@ -154,23 +163,23 @@ fn string_array<P: Platform>(task: &Task<P>, addr: u64) -> Result<Vec<Vec<u8>>, 
 
 pub fn execve<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
     let path = task.mm().copy_in_cstring(a[0], PATH_MAX)?;
-    let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
     let argv = string_array(task, a[1])?;
     let envp = string_array(task, a[2])?;
     let kernel = task.kernel.clone();
-    let (image, _) = kernel.images.open(&task.cwd, &path)?;
+    let ctx = task.fs().clone();
+    let image = exec::open_executable(&kernel.vfs, &ctx, &path)?;
     let mut mm = MemoryManager::new(kernel.platform.clone(), kernel.frames.clone())?;
-    let open_interp = |p: &str| kernel.images.open("/", p).map(|(image, _)| image);
+    let open_interp = |p: &str| exec::open_executable(&kernel.vfs, &ctx, p.as_bytes());
     let regs = exec::load(
         &mut mm,
         image,
         &ExecArgs {
             argv: &argv,
             envp: &envp,
-            execfn: path.as_bytes(),
+            execfn: &path,
             open_interp: &open_interp,
         },
     )?;
@@ -189,6 +198,7 @@ pub fn execve<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno
         }
     }
     task.signals.lock().altstack = abi::StackT::default();
+    task.fds.close_on_exec();
     if let Some(done) = task.vfork_done.take() {
         done.release();
     }

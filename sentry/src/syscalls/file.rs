@@ -1,10 +1,13 @@
-//! File descriptors: read, write and friends.
+//! File descriptors: read, write, seek, close, dup, fcntl, ioctl, getdents.
+
+use std::sync::Arc;
 
 use abi::Errno;
 
 use super::int;
 use crate::platform::Platform;
 use crate::task::Task;
+use crate::vfs::OpenFile;
 
 /// Largest single transfer, as Linux (MAX_RW_COUNT: INT_MAX rounded down to a page).
 const MAX_RW: u64 = 0x7fff_f000;
@@ -13,30 +16,91 @@ const CHUNK: usize = 64 * 1024;
 /// IOV_MAX.
 const IOV_MAX: u64 = 1024;
 
-pub fn read<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
-    let file = task.files.get(int(a[0]))?;
-    let len = a[2].min(MAX_RW) as usize;
-    let mut buf = vec![0u8; len.min(CHUNK)];
-    let n = file.read(&mut buf)?;
-    task.copy_out(a[1], &buf[..n])?;
-    Ok(n as u64)
+fn file<P: Platform>(task: &Task<P>, fd: u64) -> Result<Arc<OpenFile>, Errno> {
+    task.fds.get(int(fd))
 }
 
-pub fn write<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
-    let file = task.files.get(int(a[0]))?;
-    let len = a[2].min(MAX_RW) as usize;
-    let mut done = 0;
+/// Read into user memory at `addr` with `read_fn`, in chunks, stopping at a short read.
+fn read_into<P: Platform>(
+    task: &Task<P>,
+    addr: u64,
+    len: u64,
+    mut read_fn: impl FnMut(&mut [u8], u64) -> Result<usize, Errno>,
+) -> Result<u64, Errno> {
+    let len = len.min(MAX_RW);
+    let mut done: u64 = 0;
     while done < len {
-        let step = (len - done).min(CHUNK);
+        let step = ((len - done) as usize).min(CHUNK);
         let mut buf = vec![0u8; step];
-        task.copy_in(a[1] + done as u64, &mut buf)?;
-        let n = file.write(&buf)?;
-        done += n;
+        let n = match read_fn(&mut buf, done) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        task.copy_out(addr + done, &buf[..n])?;
+        done += n as u64;
         if n < step {
             break;
         }
     }
-    Ok(done as u64)
+    Ok(done)
+}
+
+/// Write from user memory at `addr` with `write_fn`, in chunks, stopping at a short write.
+fn write_from<P: Platform>(
+    task: &Task<P>,
+    addr: u64,
+    len: u64,
+    mut write_fn: impl FnMut(&[u8], u64) -> Result<usize, Errno>,
+) -> Result<u64, Errno> {
+    let len = len.min(MAX_RW);
+    let mut done: u64 = 0;
+    while done < len {
+        let step = ((len - done) as usize).min(CHUNK);
+        let mut buf = vec![0u8; step];
+        task.copy_in(addr + done, &mut buf)?;
+        let n = match write_fn(&buf, done) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += n as u64;
+        if n < step {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+pub fn read<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let f = file(task, a[0])?;
+    read_into(task, a[1], a[2], |buf, _| f.read(buf))
+}
+
+pub fn write<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let f = file(task, a[0])?;
+    write_from(task, a[1], a[2], |buf, _| f.write(buf))
+}
+
+fn offset(raw: u64) -> Result<i64, Errno> {
+    let off = raw as i64;
+    if off < 0 { Err(Errno::EINVAL) } else { Ok(off) }
+}
+
+pub fn pread64<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let f = file(task, a[0])?;
+    let base = offset(a[3])?;
+    read_into(task, a[1], a[2], |buf, done| {
+        f.pread(buf, base + done as i64)
+    })
+}
+
+pub fn pwrite64<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let f = file(task, a[0])?;
+    let base = offset(a[3])?;
+    write_from(task, a[1], a[2], |buf, done| {
+        f.pwrite(buf, base + done as i64)
+    })
 }
 
 /// The (base, len) pairs of an iovec array.
@@ -60,52 +124,130 @@ fn iovecs<P: Platform>(task: &Task<P>, addr: u64, count: u64) -> Result<Vec<(u64
         .collect()
 }
 
-pub fn writev<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
-    let file = task.files.get(int(a[0]))?;
+/// Gather the iovecs' bytes (at most MAX_RW in all).
+fn gather<P: Platform>(task: &Task<P>, vecs: &[(u64, u64)]) -> Result<Vec<u8>, Errno> {
     let mut data = Vec::new();
-    for (base, len) in iovecs(task, a[1], a[2])? {
+    for &(base, len) in vecs {
         let len = len.min(MAX_RW - data.len() as u64) as usize;
         let at = data.len();
         data.resize(at + len, 0);
         task.copy_in(base, &mut data[at..])?;
     }
-    // One write, so the pieces reach a pipe or terminal together, as writev promises.
+    Ok(data)
+}
+
+/// Scatter `data` over the iovecs.
+fn scatter<P: Platform>(task: &Task<P>, vecs: &[(u64, u64)], data: &[u8]) -> Result<(), Errno> {
     let mut done = 0;
-    while done < data.len() {
-        let n = file.write(&data[done..])?;
-        if n == 0 {
+    for &(base, len) in vecs {
+        if done == data.len() {
             break;
         }
-        done += n;
+        let step = (len as usize).min(data.len() - done);
+        task.copy_out(base, &data[done..done + step])?;
+        done += step;
     }
-    Ok(done as u64)
+    Ok(())
+}
+
+fn iov_total(vecs: &[(u64, u64)]) -> usize {
+    vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_RW) as usize
+}
+
+pub fn writev<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let f = file(task, a[0])?;
+    let data = gather(task, &iovecs(task, a[1], a[2])?)?;
+    // One write, so the pieces reach a pipe or terminal together, as writev promises.
+    Ok(f.write(&data)? as u64)
 }
 
 pub fn readv<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
-    let file = task.files.get(int(a[0]))?;
+    let f = file(task, a[0])?;
     let vecs = iovecs(task, a[1], a[2])?;
-    let total: u64 = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_RW);
-    let mut buf = vec![0u8; (total as usize).min(CHUNK)];
-    let n = file.read(&mut buf)?;
-    let mut done = 0;
-    for (base, len) in vecs {
-        if done == n {
-            break;
-        }
-        let step = (len as usize).min(n - done);
-        task.copy_out(base, &buf[done..done + step])?;
-        done += step;
-    }
+    let mut buf = vec![0u8; iov_total(&vecs)];
+    let n = f.read(&mut buf)?;
+    scatter(task, &vecs, &buf[..n])?;
     Ok(n as u64)
 }
 
+pub fn preadv<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let f = file(task, a[0])?;
+    let vecs = iovecs(task, a[1], a[2])?;
+    let mut buf = vec![0u8; iov_total(&vecs)];
+    let n = f.pread(&mut buf, offset(a[3])?)?;
+    scatter(task, &vecs, &buf[..n])?;
+    Ok(n as u64)
+}
+
+pub fn pwritev<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let f = file(task, a[0])?;
+    let data = gather(task, &iovecs(task, a[1], a[2])?)?;
+    Ok(f.pwrite(&data, offset(a[3])?)? as u64)
+}
+
+pub fn lseek<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(file(task, a[0])?.seek(a[1] as i64, int(a[2]))? as u64)
+}
+
 pub fn close<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
-    task.files.close(int(a[0]))?;
+    task.fds.close(int(a[0]))?;
     Ok(0)
 }
 
-/// No terminal is exposed to the sandbox yet: every descriptor is "not a tty".
+pub fn dup<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(task.fds.dup(int(a[0]))? as u64)
+}
+
+#[cfg(target_arch = "x86_64")]
+pub fn dup2<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(task.fds.dup2(int(a[0]), int(a[1]))? as u64)
+}
+
+pub fn dup3<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    Ok(task.fds.dup3(int(a[0]), int(a[1]), a[2] as u32)? as u64)
+}
+
+pub fn fcntl<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    task.fds.fcntl(int(a[0]), int(a[1]), a[2])
+}
+
+/// ioctl: FIONBIO/FIOCLEX/FIONCLEX on any descriptor; terminals are not exposed yet, so
+/// terminal requests fail with ENOTTY.
 pub fn ioctl<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
-    task.files.get(int(a[0]))?;
-    Err(Errno::ENOTTY)
+    const FIONCLEX: u64 = 0x5450;
+    const FIOCLEX: u64 = 0x5451;
+    const FIONBIO: u64 = 0x5421;
+    let fd = int(a[0]);
+    let f = task.fds.get(fd)?;
+    match a[1] {
+        FIOCLEX => task.fds.fcntl(fd, abi::flags::fcntl::F_SETFD, 1).map(|_| 0),
+        FIONCLEX => task.fds.fcntl(fd, abi::flags::fcntl::F_SETFD, 0).map(|_| 0),
+        FIONBIO => {
+            let mut on = [0u8; 4];
+            task.copy_in(a[2], &mut on)?;
+            let mut flags = f.flags();
+            flags.set(crate::vfs::OpenFlags::NONBLOCK, u32::from_le_bytes(on) != 0);
+            f.set_flags(flags).map(|()| 0)
+        }
+        cmd => f.ioctl(cmd as u32, a[2]),
+    }
+}
+
+pub fn getdents64<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let f = file(task, a[0])?;
+    let mut buf = vec![0u8; (a[2] as usize).min(CHUNK)];
+    let n = f.getdents64(&mut buf)?;
+    task.copy_out(a[1], &buf[..n])?;
+    Ok(n as u64)
+}
+
+pub fn ftruncate<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    file(task, a[0])?.truncate(a[1] as i64)?;
+    Ok(0)
+}
+
+/// fsync and friends: everything lives in memory or on the read-only host layer.
+pub fn fsync<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    file(task, a[0])?;
+    Ok(0)
 }

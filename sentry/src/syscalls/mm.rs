@@ -14,12 +14,33 @@ pub fn brk<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
 pub fn mmap<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
     let prot = ProtFlags::from_bits(a[2] as u32).ok_or(Errno::EINVAL)?;
     let flags = MapFlags::from_bits_retain(a[3] as u32);
-    if !flags.contains(MapFlags::ANONYMOUS) {
-        // File mappings need the VFS.
-        task.files.get(int(a[4]))?;
+    if flags.contains(MapFlags::ANONYMOUS) {
+        return task.mm().mmap(a[0], a[1], prot, flags, None);
+    }
+    let file = task.fds.get(int(a[4]))?;
+    let st = file.stat()?;
+    // Linux: EACCES for a file not open for reading (or a shared writable mapping of a file
+    // not open for writing), ENODEV for files without mmap (directories, streams).
+    if !file.is_readable()
+        || flags.contains(MapFlags::SHARED)
+            && prot.contains(ProtFlags::WRITE)
+            && !file.is_writable()
+    {
+        return Err(Errno::EACCES);
+    }
+    if st.file_type() != Some(crate::vfs::FileType::Regular) {
         return Err(Errno::ENODEV);
     }
-    task.mm().mmap(a[0], a[1], prot, flags, None)
+    let name: std::sync::Arc<str> = match file.location() {
+        Some(loc) => {
+            let ctx = task.fs().clone();
+            String::from_utf8_lossy(&task.kernel.vfs.path_of(&ctx, loc)).into()
+        }
+        None => "".into(),
+    };
+    let source = std::sync::Arc::new(crate::exec::FileImage(file));
+    task.mm()
+        .mmap(a[0], a[1], prot, flags, Some((source, a[5], name)))
 }
 
 pub fn munmap<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {

@@ -3,11 +3,13 @@
 
 mod exec;
 mod file;
+mod fs;
 mod futex;
 mod info;
 mod mm;
 mod process;
 mod signal;
+mod stat;
 mod table;
 mod time;
 

@@ -1,6 +1,6 @@
 //! Syscall numbers to handlers, per architecture.
 
-use super::{Handler, exec, file, futex, info, mm, process, signal, time};
+use super::{Handler, exec, file, fs, futex, info, mm, process, signal, time};
 use crate::platform::Platform;
 
 #[cfg(target_arch = "aarch64")]
@@ -24,8 +24,69 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         WRITE => file::write,
         READV => file::readv,
         WRITEV => file::writev,
+        PREAD64 => file::pread64,
+        PWRITE64 => file::pwrite64,
+        PREADV => file::preadv,
+        PWRITEV => file::pwritev,
+        LSEEK => file::lseek,
         CLOSE => file::close,
+        DUP => file::dup,
+        DUP3 => file::dup3,
+        FCNTL => file::fcntl,
         IOCTL => file::ioctl,
+        GETDENTS64 => file::getdents64,
+        FTRUNCATE => file::ftruncate,
+        FSYNC | FDATASYNC => file::fsync,
+        OPENAT => fs::openat,
+        FSTAT => fs::fstat,
+        NEWFSTATAT => fs::newfstatat,
+        STATX => fs::statx,
+        MKDIRAT => fs::mkdirat,
+        UNLINKAT => fs::unlinkat,
+        RENAMEAT2 => fs::renameat2,
+        SYMLINKAT => fs::symlinkat,
+        READLINKAT => fs::readlinkat,
+        LINKAT => fs::linkat,
+        CHDIR => fs::chdir,
+        FCHDIR => fs::fchdir,
+        GETCWD => fs::getcwd,
+        FACCESSAT => fs::faccessat,
+        FACCESSAT2 => fs::faccessat2,
+        UMASK => fs::umask,
+        FCHMODAT => fs::fchmodat,
+        FCHMOD => fs::fchmod,
+        #[cfg(target_arch = "x86_64")]
+        OPEN => fs::open,
+        #[cfg(target_arch = "x86_64")]
+        CREAT => fs::creat,
+        #[cfg(target_arch = "x86_64")]
+        STAT => fs::stat,
+        #[cfg(target_arch = "x86_64")]
+        LSTAT => fs::lstat,
+        #[cfg(target_arch = "x86_64")]
+        MKDIR => fs::mkdir,
+        #[cfg(target_arch = "x86_64")]
+        UNLINK => fs::unlink,
+        #[cfg(target_arch = "x86_64")]
+        RMDIR => fs::rmdir,
+        #[cfg(target_arch = "x86_64")]
+        RENAME => fs::rename,
+        #[cfg(target_arch = "x86_64")]
+        RENAMEAT => fs::renameat,
+        #[cfg(target_arch = "x86_64")]
+        SYMLINK => fs::symlink,
+        #[cfg(target_arch = "x86_64")]
+        READLINK => fs::readlink,
+        #[cfg(target_arch = "x86_64")]
+        LINK => fs::link,
+        #[cfg(target_arch = "x86_64")]
+        TRUNCATE => fs::truncate,
+        #[cfg(target_arch = "x86_64")]
+        ACCESS => fs::access,
+        #[cfg(target_arch = "x86_64")]
+        CHMOD => fs::chmod,
+        #[cfg(target_arch = "x86_64")]
+        DUP2 => file::dup2,
         BRK => mm::brk,
         MMAP => mm::mmap,
         MUNMAP => mm::munmap,

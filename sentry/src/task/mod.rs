@@ -1,7 +1,6 @@
 //! Tasks: one host thread per application thread, running the task loop — switch to the
 //! application, handle what it trapped for, repeat.
 
-mod files;
 mod group;
 mod process;
 mod signals;
@@ -12,8 +11,8 @@ use abi::Errno;
 use abi::signal::{SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
 
 use crate::signal::{self, Actions, Alarm, ThreadSignals};
+use crate::vfs::{FdTable, FsContext};
 
-pub use files::{File, Files, HostStdio};
 pub use group::ThreadGroup;
 pub use process::{Processes, WaitFor};
 
@@ -46,9 +45,10 @@ pub struct Task<P: Platform> {
     pub ppid: i32,
     pub regs: Regs,
     pub mm: Arc<Mutex<MemoryManager<P>>>,
-    pub files: Files,
-    /// The working directory (absolute path in the sandbox).
-    pub cwd: String,
+    /// Descriptors (shared with CLONE_FILES).
+    pub fds: Arc<FdTable>,
+    /// Root, working directory, umask, credentials (shared with CLONE_FS).
+    pub fs: Arc<Mutex<FsContext>>,
     pub clear_child_tid: u64,
     ctx: P::Context,
     /// The process this thread belongs to.
@@ -96,7 +96,8 @@ impl<P: Platform> Task<P> {
         ppid: i32,
         mm: Arc<Mutex<MemoryManager<P>>>,
         regs: Regs,
-        files: Files,
+        fds: Arc<FdTable>,
+        fs: Arc<Mutex<FsContext>>,
     ) -> Self {
         let tid = kernel.alloc_pid();
         kernel.processes.add(tid, ppid);
@@ -109,7 +110,7 @@ impl<P: Platform> Task<P> {
             ppid,
             mm,
             regs,
-            files,
+            (fds, fs),
             signal::new_actions(),
         )
     }
@@ -124,11 +125,10 @@ impl<P: Platform> Task<P> {
             self.ppid,
             self.mm.clone(),
             regs,
-            self.files.clone(),
+            (self.fds.clone(), self.fs.clone()),
             self.actions.clone(),
         );
         t.alarm = self.alarm.clone();
-        t.cwd = self.cwd.clone();
         t.signals.lock().mask = self.signals.lock().mask;
         t
     }
@@ -141,7 +141,7 @@ impl<P: Platform> Task<P> {
         ppid: i32,
         mm: Arc<Mutex<MemoryManager<P>>>,
         regs: Regs,
-        files: Files,
+        (fds, fs): (Arc<FdTable>, Arc<Mutex<FsContext>>),
         actions: Actions,
     ) -> Self {
         let ctx = kernel.platform.new_context();
@@ -160,8 +160,8 @@ impl<P: Platform> Task<P> {
             ppid,
             regs,
             mm,
-            files,
-            cwd: "/".to_string(),
+            fds,
+            fs,
             clear_child_tid: 0,
             ctx,
             group,
@@ -175,8 +175,20 @@ impl<P: Platform> Task<P> {
     }
 
     /// A new process running `mm` (the first one of a sandbox has parent 0).
-    pub fn new(kernel: Arc<Kernel<P>>, mm: MemoryManager<P>, regs: Regs, files: Files) -> Self {
-        Self::new_process(kernel, 0, Arc::new(Mutex::new(mm)), regs, files)
+    pub fn new(
+        kernel: Arc<Kernel<P>>,
+        mm: MemoryManager<P>,
+        regs: Regs,
+        fds: FdTable,
+        fs: FsContext,
+    ) -> Self {
+        let mm = Arc::new(Mutex::new(mm));
+        Self::new_process(kernel, 0, mm, regs, Arc::new(fds), Arc::new(Mutex::new(fs)))
+    }
+
+    /// The file-system context.
+    pub fn fs(&self) -> std::sync::MutexGuard<'_, FsContext> {
+        self.fs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Run on a host thread of its own until the process exits.
