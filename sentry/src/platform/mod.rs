@@ -18,6 +18,8 @@ pub type Regs = abi::aarch64::UserRegs;
 pub enum PlatformError {
     #[error(transparent)]
     Kvm(#[from] platform_kvm::Error),
+    #[error(transparent)]
+    Ptrace(#[from] ptrace::Error),
 }
 
 pub type Result<T> = std::result::Result<T, PlatformError>;
