@@ -44,9 +44,7 @@ pub fn run(
     };
     let outcome = match choice {
         PlatformChoice::Kvm => run_kvm(&opts)?,
-        PlatformChoice::Ptrace => {
-            return Err("the ptrace platform is not available yet".into());
-        }
+        PlatformChoice::Ptrace => run_ptrace(&opts)?,
     };
     if stats {
         eprintln!("ringfence-stats: {}", outcome.stats);
@@ -90,13 +88,33 @@ fn forward_signals(signaller: Signaller) {
 
 #[cfg(target_arch = "x86_64")]
 fn run_kvm(opts: &Options) -> std::result::Result<Outcome, SandboxError> {
-    let kvm = sentry::platform::kvm::Kvm::new(platform_kvm::MachineConfig::default())
-        .map_err(SandboxError::Platform)?;
+    let config = platform_kvm::MachineConfig {
+        memory_size: MEMORY_SIZE,
+        ..platform_kvm::MachineConfig::default()
+    };
+    let kvm = sentry::platform::kvm::Kvm::new(config).map_err(SandboxError::Platform)?;
     tracing::info!(
         "platform: {}",
         sentry::platform::Platform::description(&kvm)
     );
     sentry::sandbox::run(kvm, opts, forward_signals)
+}
+
+/// Size of the memory file: sparse, so only what the program touches costs memory.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const MEMORY_SIZE: u64 = 4 << 30;
+
+#[cfg(target_arch = "x86_64")]
+fn run_ptrace(opts: &Options) -> std::result::Result<Outcome, SandboxError> {
+    let ptrace = sentry::platform::ptrace::Ptrace::new(MEMORY_SIZE)?;
+    sentry::sandbox::run(ptrace, opts, forward_signals)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn run_ptrace(_opts: &Options) -> std::result::Result<Outcome, SandboxError> {
+    Err(SandboxError::Platform(
+        platform_kvm::Error::UnsupportedArch.into(),
+    ))
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -7,15 +7,18 @@
 #![deny(unsafe_code)]
 
 pub mod arch;
+pub mod epoll;
 pub mod exec;
 pub mod futex;
 pub mod host;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod pipe;
 pub mod platform;
 pub mod sandbox;
 pub mod signal;
 pub mod syscalls;
 pub mod task;
 pub mod vfs;
+pub mod wait;

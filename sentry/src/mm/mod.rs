@@ -35,7 +35,7 @@ struct Page {
 pub struct MemoryManager<P: Platform> {
     platform: Arc<P>,
     frames: Arc<Frames>,
-    space: P::AddressSpace,
+    space: Arc<P::AddressSpace>,
     vmas: Vmas,
     pages: BTreeMap<u64, Page>,
     brk_base: u64,
@@ -83,7 +83,7 @@ impl<P: Platform> MemoryManager<P> {
         Ok(MemoryManager {
             platform,
             frames,
-            space,
+            space: Arc::new(space),
             vmas: Vmas::default(),
             pages: BTreeMap::new(),
             brk_base: 0,
@@ -92,9 +92,9 @@ impl<P: Platform> MemoryManager<P> {
         })
     }
 
-    /// The platform address space, to switch to.
-    pub fn space(&self) -> &P::AddressSpace {
-        &self.space
+    /// The platform address space, to switch to without holding the memory manager.
+    pub fn space(&self) -> Arc<P::AddressSpace> {
+        self.space.clone()
     }
 
     pub fn vmas(&self) -> &Vmas {

@@ -57,6 +57,8 @@ pub struct Pending {
     pub queue: Vec<SigInfo>,
     /// Set by a futex wake of this thread.
     pub futex_woken: bool,
+    /// Set when a wait queue the thread sleeps on changed.
+    pub poked: bool,
     /// The thread must leave (its group is exiting).
     pub killed: bool,
     pub mask: SigSet,
@@ -109,6 +111,43 @@ impl ThreadSignals {
 
     pub fn killed(&self) -> bool {
         self.lock().killed
+    }
+
+    pub fn clear_poke(&self) {
+        self.lock().poked = false;
+    }
+
+    /// Wake the thread from a wait-queue sleep.
+    pub fn poke(&self) {
+        self.lock().poked = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleep until poked, a signal, or `deadline`.
+    pub fn wait_poke(&self, deadline: Option<Instant>) -> Wake {
+        let mut p = self.lock();
+        loop {
+            if p.poked {
+                return Wake::Woken;
+            }
+            if p.killed || p.queue.iter().any(|i| !p.mask.contains(i.si_signo)) {
+                return Wake::Interrupted;
+            }
+            match deadline {
+                None => p = self.wake.wait(p).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Wake::TimedOut;
+                    }
+                    p = self
+                        .wake
+                        .wait_timeout(p, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
     }
 
     /// Wake the thread from a futex wait.

@@ -77,9 +77,19 @@ pub fn read<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> 
     read_into(task, a[1], a[2], |buf, _| f.read(buf))
 }
 
+/// A write to a pipe nobody reads also raises SIGPIPE.
+fn sigpipe<P: Platform>(task: &Task<P>, r: Result<u64, Errno>) -> Result<u64, Errno> {
+    if r == Err(Errno::EPIPE) {
+        task.signals
+            .send(abi::SigInfo::kill(abi::signal::SIGPIPE, task.tgid, 0));
+    }
+    r
+}
+
 pub fn write<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
     let f = file(task, a[0])?;
-    write_from(task, a[1], a[2], |buf, _| f.write(buf))
+    let r = write_from(task, a[1], a[2], |buf, _| f.write(buf));
+    sigpipe(task, r)
 }
 
 fn offset(raw: u64) -> Result<i64, Errno> {
@@ -158,7 +168,8 @@ pub fn writev<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno
     let f = file(task, a[0])?;
     let data = gather(task, &iovecs(task, a[1], a[2])?)?;
     // One write, so the pieces reach a pipe or terminal together, as writev promises.
-    Ok(f.write(&data)? as u64)
+    let r = f.write(&data).map(|n| n as u64);
+    sigpipe(task, r)
 }
 
 pub fn readv<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {

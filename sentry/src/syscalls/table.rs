@@ -1,6 +1,6 @@
 //! Syscall numbers to handlers, per architecture.
 
-use super::{Handler, exec, file, fs, futex, info, mm, process, signal, time};
+use super::{Handler, exec, file, fs, futex, info, misc, mm, poll, process, signal, time};
 use crate::platform::Platform;
 
 #[cfg(target_arch = "aarch64")]
@@ -133,8 +133,51 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         PAUSE => signal::pause,
         #[cfg(target_arch = "x86_64")]
         ALARM => signal::alarm,
-        // Known and deliberately absent: glibc falls back (clone3 → clone) or copes (rseq).
-        RSEQ | CLONE3 => process::not_supported,
+        GETXATTR | LGETXATTR | FGETXATTR => misc::getxattr,
+        LISTXATTR | LLISTXATTR | FLISTXATTR => misc::listxattr,
+        SETXATTR | LSETXATTR | FSETXATTR | REMOVEXATTR | LREMOVEXATTR | FREMOVEXATTR => {
+            misc::setxattr
+        }
+        STATFS => misc::statfs,
+        FSTATFS => misc::fstatfs,
+        SYSINFO => misc::sysinfo,
+        GETPGID => misc::getpgid,
+        GETSID => misc::getsid,
+        SETPGID => misc::setpgid,
+        SETSID => misc::setsid,
+        GETRUSAGE => misc::getrusage,
+        TIMES => misc::times,
+        SOCKET | SOCKETPAIR => misc::socket,
+        CONNECT | BIND | LISTEN | ACCEPT | ACCEPT4 | GETSOCKNAME | GETPEERNAME | SENDTO
+        | RECVFROM | SENDMSG | RECVMSG | SHUTDOWN | SETSOCKOPT | GETSOCKOPT => misc::not_a_socket,
+        FADVISE64 => misc::fadvise,
+        #[cfg(target_arch = "x86_64")]
+        TIME => misc::time,
+        #[cfg(target_arch = "x86_64")]
+        GETPGRP => misc::getpgrp,
+        PIPE2 => poll::pipe2,
+        EVENTFD2 => poll::eventfd2,
+        PPOLL => poll::ppoll,
+        PSELECT6 => poll::pselect6,
+        EPOLL_CREATE1 => poll::epoll_create1,
+        EPOLL_CTL => poll::epoll_ctl,
+        EPOLL_PWAIT => poll::epoll_pwait,
+        #[cfg(target_arch = "x86_64")]
+        PIPE => poll::pipe,
+        #[cfg(target_arch = "x86_64")]
+        EVENTFD => poll::eventfd,
+        #[cfg(target_arch = "x86_64")]
+        POLL => poll::poll,
+        #[cfg(target_arch = "x86_64")]
+        SELECT => poll::select,
+        #[cfg(target_arch = "x86_64")]
+        EPOLL_CREATE => poll::epoll_create,
+        #[cfg(target_arch = "x86_64")]
+        EPOLL_WAIT => poll::epoll_wait,
+        // Known and deliberately absent: glibc falls back (clone3 → clone, copy_file_range
+        // → read/write) or copes (rseq).
+        RSEQ | CLONE3 | COPY_FILE_RANGE => process::not_supported,
+        PRCTL => misc::prctl,
         _ => return None,
     };
     Some(h)

@@ -63,6 +63,8 @@ pub struct Task<P: Platform> {
     pub actions: Actions,
     /// The process's alarm(2) timer.
     pub alarm: Arc<Mutex<Alarm>>,
+    /// The thread's name (prctl PR_SET_NAME; /proc/…/comm).
+    pub comm: [u8; 16],
     /// The syscall whose result is in the return register (number, first argument), until
     /// the task returns to the application: what a restart needs.
     pub syscall: Option<(u64, u64)>,
@@ -171,6 +173,7 @@ impl<P: Platform> Task<P> {
             actions,
             alarm: Arc::default(),
             syscall: None,
+            comm: [0; 16],
         }
     }
 
@@ -259,6 +262,7 @@ impl<P: Platform> Task<P> {
 
     /// Run until the thread group exits.
     pub fn run(&mut self) -> Result<ExitStatus, crate::platform::PlatformError> {
+        crate::wait::set_current(self.signals.clone());
         loop {
             if let Some(status) = self.group.exiting() {
                 self.leave(status);
@@ -274,11 +278,10 @@ impl<P: Platform> Task<P> {
             if self.group.exiting().is_some() {
                 continue;
             }
-            let trap = {
-                let mm = self.mm.clone();
-                let mm = mm.lock().unwrap_or_else(|e| e.into_inner());
-                self.ctx.switch(&mut self.regs, mm.space())?
-            };
+            // The address space, not the memory manager, is held while application code
+            // runs, so other threads of the process can fault and map meanwhile.
+            let space = self.mm().space();
+            let trap = self.ctx.switch(&mut self.regs, &space)?;
             match trap {
                 Trap::Syscall => syscalls::dispatch(self),
                 Trap::Fault { addr, access, .. } => {

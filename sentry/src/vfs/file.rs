@@ -113,6 +113,16 @@ pub trait FileOps: Send + Sync {
         mask & DEFAULT_POLLMASK
     }
 
+    /// Where waiters for this file's readiness sleep; `None` for files that never block.
+    fn wait_queue(&self) -> Option<&crate::wait::WaitQueue> {
+        None
+    }
+
+    /// The concrete type, for syscalls that only work on one kind of file (epoll_ctl).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// Called on each `close` of a descriptor for this file; its error is `close`'s.
     fn flush(&self) -> Result<(), Errno> {
         Ok(())
