@@ -168,7 +168,9 @@ impl Context {
         if vcpu.position == Position::Ring3 && tlb_current && bases_current && vcpu.cr3 == cr3 {
             return vcpu.set_regs(&k);
         }
-        if vcpu.position == Position::Ring3 || !bases_current {
+        // The resume stub runs under the CR3 the vCPU holds now. If that is another space's,
+        // it may have been released and its tables reused since: reload the kernel's first.
+        if vcpu.position == Position::Ring3 || !bases_current || vcpu.cr3 != cr3 {
             vcpu.sregs.fs.base = regs.fs_base;
             vcpu.sregs.gs.base = regs.gs_base;
             vcpu.fd

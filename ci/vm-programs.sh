@@ -1,0 +1,26 @@
+#!/bin/sh
+# Runs inside ci/vm-x86_64 (the emulated hardware-virtualization machine): each program runs
+# natively and under `ringfence do --platform kvm` (the hardware backend there), and stdout
+# and the exit status must match. Programs are in /extra (static, built by ci/run).
+fail=0
+check() {
+  name=$1; shift
+  native=$("$@" 2>/dev/null); native_rc=$?
+  sandboxed=$(/bin/ringfence do --platform kvm --stats -- "$@" 2>/tmp/stderr); sandboxed_rc=$?
+  if [ "$native" = "$sandboxed" ] && [ "$native_rc" = "$sandboxed_rc" ]; then
+    echo "ok   $name (exit $native_rc) $(grep ringfence-stats /tmp/stderr | cut -d' ' -f2-6)"
+  else
+    echo "FAIL $name: native exit $native_rc, sandbox exit $sandboxed_rc"
+    echo "--- native stdout"; echo "$native"
+    echo "--- sandbox stdout"; echo "$sandboxed"
+    echo "--- sandbox stderr"; cat /tmp/stderr
+    fail=1
+  fi
+}
+/bin/ringfence platform
+check "static hello" /extra/hello world
+check "fork + exec + wait" /extra/forkexec
+check "threads" /extra/threads
+check "busybox sh pipeline" /bin/busybox sh -c 'echo one two three | tr " " "\n" | sort -r | head -2; echo $((6*7))'
+[ $fail = 0 ] && echo "vm-programs: all passed"
+exit $fail
