@@ -11,18 +11,36 @@ pub(crate) struct TablePool {
     region: HostRegion,
     next: u64,
     free: Vec<PhysAddr>,
+    /// Freed tables that may still be shadowed (software backend): reused only after the
+    /// next shadow refresh.
+    quarantine: Vec<PhysAddr>,
+    defer_reuse: bool,
     live: usize,
 }
 
 impl TablePool {
     /// A pool of at most `size` bytes of tables (reserved, backed on first use).
-    pub(crate) fn new(size: u64) -> Result<TablePool> {
+    /// A pool of at most `size` bytes of tables. With `defer_reuse`, freed tables wait for
+    /// [`TablePool::recycle`] before they are handed out again.
+    pub(crate) fn new(size: u64, defer_reuse: bool) -> Result<TablePool> {
         Ok(TablePool {
             region: HostRegion::anonymous("page tables", size)?,
             next: 0,
             free: Vec::new(),
+            quarantine: Vec::new(),
+            defer_reuse,
             live: 0,
         })
+    }
+
+    /// Tables freed since the last recycle.
+    pub(crate) fn quarantined(&self) -> usize {
+        self.quarantine.len()
+    }
+
+    /// The shadow of every freed table is gone: they may be reused.
+    pub(crate) fn recycle(&mut self) {
+        self.free.append(&mut self.quarantine);
     }
 
     pub(crate) fn region_mut(&mut self) -> &mut HostRegion {
@@ -37,10 +55,11 @@ impl TablePool {
 
 // SAFETY: pages come from the pool's own region, which lives as long as the machine; each
 // is zeroed when handed out and given to one table at a time; `table_ptr` asserts the address
-// is a page of the region. Freed tables are reused at once: every vCPU flushes an address
-// space whose generation changed (an unmap bumps it) before running it again, and without
-// PCIDs every CR3 load flushes, so no paging-structure cache can still point at a reused page
-// when it is walked.
+// is a page of the region. On the hardware backend freed tables are reused at once: every
+// vCPU flushes an address space whose generation changed (an unmap bumps it) before running
+// it again, a vCPU never runs under a released space's CR3, and without PCIDs every CR3 load
+// flushes. On the software backend KVM shadows tables by page, so a freed table waits in
+// quarantine until the shadow has been dropped.
 unsafe impl Allocator for TablePool {
     fn alloc_table(&mut self) -> Option<PhysAddr> {
         let pa = match self.free.pop() {
@@ -64,7 +83,11 @@ unsafe impl Allocator for TablePool {
     fn free_table(&mut self, pa: PhysAddr) {
         debug_assert!(self.region.contains_gpa(pa));
         self.live -= 1;
-        self.free.push(pa);
+        if self.defer_reuse {
+            self.quarantine.push(pa);
+        } else {
+            self.free.push(pa);
+        }
     }
 
     fn table_ptr(&self, pa: PhysAddr) -> *mut [u64; 512] {

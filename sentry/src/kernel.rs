@@ -10,6 +10,7 @@ use abi::SigInfo;
 
 use crate::futex::Futexes;
 use crate::mm::Frames;
+use crate::procfs::Procs;
 use crate::signal::ThreadSignals;
 use crate::task::{Processes, ThreadGroup};
 use crate::vfs::Vfs;
@@ -64,6 +65,8 @@ pub struct Kernel<P: Platform> {
     threads: Mutex<HashMap<i32, Arc<ThreadSignals>>>,
     groups: Mutex<HashMap<i32, Arc<ThreadGroup>>>,
     pub futexes: Futexes,
+    /// What /proc shows.
+    pub procs: Arc<Procs>,
     /// The sandbox's file system.
     pub vfs: Arc<Vfs>,
     pub started: Instant,
@@ -81,6 +84,7 @@ impl<P: Platform> Kernel<P> {
             threads: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
             futexes: Futexes::default(),
+            procs: Arc::default(),
             vfs,
             started: Instant::now(),
             next_pid: AtomicI32::new(1),

@@ -16,6 +16,7 @@ pub mod loader;
 pub mod mm;
 pub mod pipe;
 pub mod platform;
+pub mod procfs;
 pub mod sandbox;
 pub mod signal;
 pub mod syscalls;

@@ -134,7 +134,10 @@ pub fn run<P: Platform>(
     )
     .map_err(exec_err)?;
     let fds = stdio().map_err(SandboxError::Stdio)?;
+    let proc_root = ctx.clone();
     let mut task = Task::new(kernel.clone(), mm, regs, fds, ctx);
+    task.proc.exec(&task.mm, path.as_bytes(), &argv);
+    mount_proc(&kernel, &proc_root)?;
     let (target, pid) = (Arc::downgrade(&kernel), task.tgid);
     started(Signaller(Arc::new(move |sig| {
         if let Some(kernel) = target.upgrade() {
@@ -149,6 +152,18 @@ pub fn run<P: Platform>(
         status,
         stats: stats_line(&kernel),
     })
+}
+
+/// Mount the sandbox's own /proc (the host's is never shown).
+fn mount_proc<P: Platform>(kernel: &Kernel<P>, ctx: &FsContext) -> Result<(), SandboxError> {
+    let vfs = &kernel.vfs;
+    let _ = vfs.mkdir(ctx, At::Cwd, b"/proc", 0o555);
+    let fs = crate::procfs::new(kernel.procs.clone(), kernel.platform.memory().size());
+    vfs.mount(ctx, At::Cwd, b"/proc", fs)
+        .map_err(|errno| SandboxError::Exec {
+            program: "/proc".into(),
+            errno,
+        })
 }
 
 fn stats_line<P: Platform>(kernel: &Kernel<P>) -> String {

@@ -146,6 +146,10 @@ impl AddressSpace {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             tables.release(&mut *pool);
+            drop(pool);
+            if let Err(e) = self.machine.tables_freed() {
+                tracing::warn!("shadow refresh after releasing an address space: {e}");
+            }
             if let Some(tag) = self.tag.lock().unwrap_or_else(|e| e.into_inner()).take() {
                 let mut pcids = self.machine.pcids.lock().unwrap_or_else(|e| e.into_inner());
                 pcids.release(tag);

@@ -123,7 +123,7 @@ impl Machine {
         let mut physmap = PhysMap::new();
         let mut memory = MemoryFile::new(config.memory_size)?;
         physmap.add(&vm, memory.region_mut())?;
-        let mut tables = TablePool::new(config.table_memory)?;
+        let mut tables = TablePool::new(config.table_memory, backend == Backend::Software)?;
         let tables_slot = physmap.add(&vm, tables.region_mut())?;
         let mut entry = EntryArea::new(vcpus)?;
         physmap.add(&vm, entry.region_mut())?;
@@ -222,6 +222,12 @@ impl Machine {
         };
         self.shadow_refreshes.fetch_add(1, Ordering::Relaxed);
         let result = PhysMap::recreate(&self.vm, self.tables_slot);
+        if result.is_ok() {
+            self.tables
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .recycle();
+        }
         drop(exclusive);
         self.refresh_pending.store(false, Ordering::SeqCst);
         result
@@ -233,6 +239,21 @@ impl Machine {
             drop(self.refresh_gate.lock().unwrap_or_else(|e| e.into_inner()));
         }
         self.run_lock.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After tables were freed: on the software backend, refresh the shadow once enough of
+    /// them wait in quarantine, so they can be reused.
+    pub(crate) fn tables_freed(&self) -> Result<()> {
+        const QUARANTINE_LIMIT: usize = 1024;
+        let waiting = self
+            .tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .quarantined();
+        if waiting >= QUARANTINE_LIMIT {
+            self.page_tables_changed()?;
+        }
+        Ok(())
     }
 
     /// Kick every context that is in the guest right now.

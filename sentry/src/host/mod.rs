@@ -22,7 +22,7 @@ mod sys;
 pub use file::HostFile;
 pub use node::{HostDirEntry, HostNode, HostStat};
 pub use stdio::HostStream;
-pub use sys::{getrandom, raise_fd_limit};
+pub use sys::{cpuinfo, getrandom, raise_fd_limit};
 
 use abi::Errno;
 

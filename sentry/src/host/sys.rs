@@ -49,6 +49,12 @@ pub fn raise_fd_limit() -> u64 {
     lim.rlim_cur
 }
 
+/// The host's /proc/cpuinfo, which the sandbox's /proc shows as its own: the same CPUs run
+/// the application.
+pub fn cpuinfo() -> Result<Vec<u8>, Errno> {
+    std::fs::read("/proc/cpuinfo").map_err(|e| e.raw_os_error().map_or(Errno::EIO, Errno::new))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

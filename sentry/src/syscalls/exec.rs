@@ -72,6 +72,7 @@ fn clone_process<P: Platform>(
         Arc::new(Mutex::new(task.fs().clone()))
     };
     let mut child = Task::new_process(task.kernel.clone(), task.tgid, mm, regs, fds, fs);
+    child.proc.inherit(&task.proc);
     // The child starts with copies of the parent's actions and mask.
     let actions = *task.actions.lock().unwrap_or_else(|e| e.into_inner());
     *child.actions.lock().unwrap_or_else(|e| e.into_inner()) = actions;
@@ -185,6 +186,7 @@ pub fn execve<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno
     )?;
     // Past this point exec cannot fail: the old image is gone.
     task.mm = Arc::new(Mutex::new(mm));
+    task.proc.exec(&task.mm, &path, &argv);
     task.regs = regs;
     // Handlers point into the old image: they become SIG_DFL; ignored signals stay ignored.
     for action in task

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use abi::Errno;
 use abi::signal::{SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
 
+use crate::procfs::{ProcView, ProcessView};
 use crate::signal::{self, Actions, Alarm, ThreadSignals};
 use crate::vfs::{FdTable, FsContext};
 
@@ -63,6 +64,8 @@ pub struct Task<P: Platform> {
     pub actions: Actions,
     /// The process's alarm(2) timer.
     pub alarm: Arc<Mutex<Alarm>>,
+    /// What /proc shows of this thread's process.
+    pub proc: Arc<ProcView<P>>,
     /// The thread's name (prctl PR_SET_NAME; /proc/…/comm).
     pub comm: [u8; 16],
     /// The syscall whose result is in the return register (number, first argument), until
@@ -105,6 +108,19 @@ impl<P: Platform> Task<P> {
         kernel.processes.add(tid, ppid);
         let group = ThreadGroup::new(tid);
         kernel.register_group(group.clone());
+        let proc = Arc::new(ProcView {
+            pid: tid,
+            ppid,
+            vfs: kernel.vfs.clone(),
+            mm: Mutex::new(mm.clone()),
+            fds: fds.clone(),
+            fs: fs.clone(),
+            exe: Mutex::default(),
+            cmdline: Mutex::default(),
+            threads: Default::default(),
+        });
+        let view: Arc<dyn ProcessView> = proc.clone();
+        kernel.procs.register(&view);
         Self::with_group(
             kernel,
             tid,
@@ -112,7 +128,7 @@ impl<P: Platform> Task<P> {
             ppid,
             mm,
             regs,
-            (fds, fs),
+            (fds, fs, proc),
             signal::new_actions(),
         )
     }
@@ -127,7 +143,7 @@ impl<P: Platform> Task<P> {
             self.ppid,
             self.mm.clone(),
             regs,
-            (self.fds.clone(), self.fs.clone()),
+            (self.fds.clone(), self.fs.clone(), self.proc.clone()),
             self.actions.clone(),
         );
         t.alarm = self.alarm.clone();
@@ -143,7 +159,7 @@ impl<P: Platform> Task<P> {
         ppid: i32,
         mm: Arc<Mutex<MemoryManager<P>>>,
         regs: Regs,
-        (fds, fs): (Arc<FdTable>, Arc<Mutex<FsContext>>),
+        (fds, fs, proc): (Arc<FdTable>, Arc<Mutex<FsContext>>, Arc<ProcView<P>>),
         actions: Actions,
     ) -> Self {
         let ctx = kernel.platform.new_context();
@@ -155,6 +171,8 @@ impl<P: Platform> Task<P> {
         );
         kernel.register_thread(signals.clone());
         group.add(signals.clone());
+        proc.threads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Task {
             kernel,
             tid,
@@ -173,6 +191,7 @@ impl<P: Platform> Task<P> {
             actions,
             alarm: Arc::default(),
             syscall: None,
+            proc,
             comm: [0; 16],
         }
     }
@@ -236,6 +255,9 @@ impl<P: Platform> Task<P> {
             }
         }
         self.kernel.unregister_thread(self.tid);
+        self.proc
+            .threads
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         if self.group.remove(self.tid) {
             let status = self.group.exiting().unwrap_or(status);
             self.finish(status);
@@ -263,6 +285,7 @@ impl<P: Platform> Task<P> {
     /// Run until the thread group exits.
     pub fn run(&mut self) -> Result<ExitStatus, crate::platform::PlatformError> {
         crate::wait::set_current(self.signals.clone());
+        crate::procfs::set_current_pid(self.tgid);
         loop {
             if let Some(status) = self.group.exiting() {
                 self.leave(status);
