@@ -20,7 +20,7 @@ const RIGHT: f64 = 20.0;
 const HEADER: f64 = 56.0;
 const LINE: f64 = 16.0;
 const PLOT_H: f64 = 360.0;
-const BOTTOM: f64 = 150.0;
+const BOTTOM: f64 = 120.0;
 const BAR_W: f64 = 14.0;
 const GROUP_GAP: f64 = 18.0;
 

@@ -87,7 +87,7 @@ impl Config {
         Config {
             reps: if quick { 2 } else { 5 },
             divisor: if quick { 10 } else { 1 },
-            limit: Duration::from_secs(if quick { 60 } else { 180 }),
+            limit: Duration::from_secs(if quick { 30 } else { 60 }),
             modes,
         }
     }
@@ -113,7 +113,22 @@ struct Sample {
     peak_rss_kib: u64,
 }
 
-type Outcome = Result<Sample, String>;
+/// One failed run, and whether it failed by taking too long.
+struct Failure {
+    why: String,
+    timed_out: bool,
+}
+
+impl From<String> for Failure {
+    fn from(why: String) -> Failure {
+        Failure {
+            why,
+            timed_out: false,
+        }
+    }
+}
+
+type Outcome = Result<Sample, Failure>;
 
 struct Runner {
     bench: PathBuf,
@@ -124,7 +139,10 @@ struct Runner {
 impl Runner {
     fn run(&self, platform: &Platform, mode: &str, iters: Option<u64>) -> Outcome {
         let mut cmd = if platform.sandboxed {
-            let ringfence = self.ringfence.as_ref().ok_or("no ringfence binary")?;
+            let ringfence = self
+                .ringfence
+                .as_ref()
+                .ok_or_else(|| "no ringfence binary".to_string())?;
             let mut c = Command::new(ringfence);
             c.args(["do", "--platform", platform.name, "--stats", "--"])
                 .arg(&self.bench);
@@ -137,29 +155,29 @@ impl Runner {
             cmd.arg(n.to_string());
         }
         let f = spawn::run(&mut cmd, self.limit).map_err(|e| format!("cannot run: {e}"))?;
+        if f.timed_out {
+            return Err(Failure {
+                why: format!("timed out after {} s", self.limit.as_secs()),
+                timed_out: true,
+            });
+        }
         if let Some(how) = f.failure() {
-            let how = if f.timed_out {
-                format!("timed out after {} s", self.limit.as_secs())
-            } else {
-                how
-            };
             let line = failure_line(&f.stderr);
             // The row already names the mode.
             let line = line
                 .strip_prefix(&format!("bench: {mode}: "))
                 .unwrap_or(&line);
-            return Err(format!("{how}: {line}"));
+            return Err(format!("{how}: {line}").into());
         }
         let ns = match iters {
             None if f.stdout.trim().is_empty() => 0.0,
-            None => return Err(format!("unexpected output: {}", first_line(&f.stdout))),
+            None => return Err(format!("unexpected output: {}", first_line(&f.stdout)).into()),
             Some(n) => match ModeLine::find(&f.stdout) {
                 Some(line) if line.mode == mode && line.iters == n => line.ns_per_op,
                 _ => {
-                    return Err(format!(
-                        "exit 0 without a result line: {}",
-                        first_line(&f.stdout)
-                    ));
+                    return Err(
+                        format!("exit 0 without a result line: {}", first_line(&f.stdout)).into(),
+                    );
                 }
             },
         };
@@ -228,7 +246,7 @@ fn probe_platforms(runner: &Runner) -> Vec<Platform> {
         } else if name == "kvm" && !Path::new("/dev/kvm").exists() {
             Some("/dev/kvm does not exist on this host".into())
         } else {
-            runner.run(&p, TRUE, None).err()
+            runner.run(&p, TRUE, None).err().map(|f| f.why)
         };
         if let Some(why) = &p.skipped {
             eprintln!("skipping the {name} platform: {why}");
@@ -254,9 +272,16 @@ fn measure(cfg: &Config, runner: &Runner, platforms: &[Platform]) -> Samples {
                     continue;
                 }
                 let runs = samples.entry((name, i)).or_default();
-                // A mode that failed in the first repetition is unsupported: do not wait
-                // for it again.
-                if rep > 0 && runs.first().is_some_and(Result::is_err) {
+                // A mode that failed in the first repetition is unsupported, and one that
+                // timed out twice hangs: do not wait for them again.
+                let unsupported = runs
+                    .first()
+                    .is_some_and(|r| r.as_ref().is_err_and(|f| !f.timed_out));
+                let timeouts = runs
+                    .iter()
+                    .filter(|r| r.as_ref().is_err_and(|f| f.timed_out))
+                    .count();
+                if unsupported || timeouts >= 2 {
                     continue;
                 }
                 let iters = m.map(|m| cfg.iters(m, !p.sandboxed));
@@ -268,6 +293,7 @@ fn measure(cfg: &Config, runner: &Runner, platforms: &[Platform]) -> Samples {
                         p.name,
                         report::format_ns(s.wall.as_nanos() as f64)
                     ),
+                    Err(f) if f.timed_out => format!("  {} timed out", p.name),
                     Err(_) => format!("  {} failed", p.name),
                 };
                 runs.push(outcome);
@@ -288,7 +314,7 @@ fn summarise(runs: &[Outcome], value: impl Fn(&Sample) -> f64) -> Cell {
         },
         None => Cell::Unsupported(
             runs.iter()
-                .find_map(|r| r.as_ref().err().cloned())
+                .find_map(|r| r.as_ref().err().map(|f| f.why.clone()))
                 .unwrap_or_else(|| "not run".into()),
         ),
     }
@@ -350,7 +376,9 @@ fn write_report(
                     (None, Cell::Unsupported(why)) => Err(format!("unsupported ({why})")),
                 },
                 peak_rss_kib: median_of(r, |s| Some(s.peak_rss_kib as f64)),
-                vm_exits: p.sandboxed.then(|| exits(i, TRUE)).flatten(),
+                vm_exits: (Some(i) == exits_platform)
+                    .then(|| exits(i, TRUE))
+                    .flatten(),
             }
         })
         .collect();
