@@ -69,6 +69,14 @@ pub fn open_executable(vfs: &Vfs, ctx: &FsContext, path: &[u8]) -> Result<Arc<dy
     Ok(Arc::new(FileImage(file)))
 }
 
+/// The absolute path, symbolic links resolved, of the executable `path` names (what
+/// /proc/self/exe shows); `path` itself if it cannot be resolved.
+pub fn resolved_path(vfs: &Vfs, ctx: &FsContext, path: &[u8]) -> Vec<u8> {
+    vfs.resolve(ctx, At::Cwd, path, true)
+        .map(|loc| vfs.path_of(ctx, &loc))
+        .unwrap_or_else(|_| path.to_vec())
+}
+
 /// Opens an interpreter by path.
 pub type OpenInterp<'a> = dyn Fn(&str) -> Result<Arc<dyn Image>, Errno> + 'a;
 

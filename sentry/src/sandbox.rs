@@ -136,7 +136,8 @@ pub fn run<P: Platform>(
     let fds = stdio().map_err(SandboxError::Stdio)?;
     let proc_root = ctx.clone();
     let mut task = Task::new(kernel.clone(), mm, regs, fds, ctx);
-    task.proc.exec(&task.mm, path.as_bytes(), &argv);
+    let exe = exec::resolved_path(&vfs, &proc_root, path.as_bytes());
+    task.proc.exec(&task.mm, &exe, &argv);
     mount_proc(&kernel, &proc_root)?;
     let (target, pid) = (Arc::downgrade(&kernel), task.tgid);
     started(Signaller(Arc::new(move |sig| {

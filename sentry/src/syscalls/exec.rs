@@ -186,7 +186,8 @@ pub fn execve<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno
     )?;
     // Past this point exec cannot fail: the old image is gone.
     task.mm = Arc::new(Mutex::new(mm));
-    task.proc.exec(&task.mm, &path, &argv);
+    let exe = exec::resolved_path(&kernel.vfs, &ctx, &path);
+    task.proc.exec(&task.mm, &exe, &argv);
     task.regs = regs;
     // Handlers point into the old image: they become SIG_DFL; ignored signals stay ignored.
     for action in task
