@@ -283,3 +283,26 @@ fn debian_dynamic_programs() {
         same_program("python3", py, &["-c", code], |s| s.to_string());
     }
 }
+
+#[test]
+fn static_files_in_tmp() {
+    same("files", Link::Static, &[]);
+}
+
+/// A program that rewrites and unlinks a host file changes only its private layer: the host
+/// copy is byte-for-byte the same afterwards, on every platform.
+#[test]
+fn host_files_never_change() {
+    let program = build("files", Link::Static);
+    let victim = fixture_dir().join("host-victim.txt");
+    std::fs::write(&victim, "the host's own contents\n").expect("victim file");
+    let before = std::fs::read(&victim).expect("read victim");
+    let modified = victim.metadata().and_then(|m| m.modified()).expect("mtime");
+    for platform in platforms() {
+        let out = sandboxed(platform, &program, &[victim.to_str().expect("utf-8 path")]);
+        assert!(out.status.success(), "{platform}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("host file attempted"));
+        assert_eq!(std::fs::read(&victim).expect("victim still exists"), before, "{platform}");
+        assert_eq!(victim.metadata().and_then(|m| m.modified()).ok(), Some(modified));
+    }
+}
