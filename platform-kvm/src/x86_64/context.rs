@@ -49,6 +49,9 @@ pub(crate) struct Shared {
 struct Running {
     thread: libc::pthread_t,
     run: *mut kvm_run,
+    /// Already kicked during this run: one signal is enough, and real-time signals queue,
+    /// so repeated kicks would keep the thread busy handling them.
+    kicked: bool,
 }
 
 // SAFETY: `run` points into the vCPU's kvm_run mapping, which lives as long as the machine;
@@ -118,7 +121,11 @@ impl Context {
             .shared
             .running
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Running { thread, run });
+            .unwrap_or_else(|e| e.into_inner()) = Some(Running {
+            thread,
+            run,
+            kicked: false,
+        });
         let exit = if self.shared.pending.swap(false, Ordering::AcqRel) {
             Exit::Interrupted
         } else {
@@ -342,8 +349,9 @@ impl Interrupter {
 impl Shared {
     /// Knock the context's thread out of `KVM_RUN` if it is there.
     pub(crate) fn kick(&self) {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = running.as_ref() {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = running.as_mut().filter(|r| !r.kicked) {
+            r.kicked = true;
             // SAFETY: while registered, `r.run` is the live kvm_run mapping of the vCPU the
             // context's thread is running; a one-byte volatile store to `immediate_exit` is
             // how KVM documents asynchronous kicks.

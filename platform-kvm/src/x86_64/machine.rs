@@ -218,7 +218,8 @@ impl Machine {
                 break guard;
             }
             self.kick_all();
-            std::thread::yield_now();
+            // Kicked threads need a moment to leave the guest; spinning only steals it.
+            std::thread::sleep(std::time::Duration::from_micros(50));
         };
         self.shadow_refreshes.fetch_add(1, Ordering::Relaxed);
         let result = PhysMap::recreate(&self.vm, self.tables_slot);
