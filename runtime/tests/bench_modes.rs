@@ -41,13 +41,9 @@ const MODES: &[(&str, u64, Expect, Expect)] = &[
     ("sched_yield", 20, Works, Works),
 ];
 
-/// Modes whose runs on the kvm platform can stall for seconds today, though they complete
-/// correctly: every fork makes the software KVM backend refresh its shadow page tables, and
-/// the kick loop in `Machine::page_tables_changed` can livelock with the kicked thread for
-/// seconds to minutes (it queues a real-time kick signal per turn, which the kicked thread
-/// must handle one by one before it can leave `Context::run`). A time-out of these is
-/// reported, not asserted; a wrong result still fails. Empty this once that is fixed.
-const KVM_KNOWN_STALLS: &[&str] = &["fork_exit_wait", "execve_true"];
+/// Modes allowed to time out on the kvm platform (reported, not asserted; a wrong result
+/// still fails). Empty since the shadow-refresh kick livelock was fixed (one kick per entry).
+const KVM_KNOWN_STALLS: &[&str] = &[];
 
 /// Generous: a run takes well under a second; this only keeps a hang from stalling CI.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -59,7 +55,9 @@ fn bench() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bench.c");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-modes");
+        // Outside /tmp, which the sandbox replaces with its own.
+        let out =
+            ringfence_tests::fixture_dir().join(format!("bench-modes-{}", std::process::id()));
         let status = Command::new("gcc")
             .args(["-O2", "-Wall", "-static", "-pthread", "-o"])
             .arg(&out)

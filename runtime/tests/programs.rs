@@ -10,15 +10,7 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
-/// Where compiled fixtures go. Not under /tmp: the sandbox mounts its own tmpfs there, so
-/// programs in the host's /tmp are invisible inside it (and CI builds under /tmp).
-fn fixture_dir() -> PathBuf {
-    let dir = std::env::var_os("RF_FIXTURE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/ringfence-fixtures"));
-    std::fs::create_dir_all(&dir).expect("fixture directory");
-    dir
-}
+use ringfence_tests::fixture_dir;
 
 /// Compile `name.c` once per test run (static or dynamic) and return the binary.
 fn build(name: &str, link: Link) -> PathBuf {
@@ -300,9 +292,20 @@ fn host_files_never_change() {
     let modified = victim.metadata().and_then(|m| m.modified()).expect("mtime");
     for platform in platforms() {
         let out = sandboxed(platform, &program, &[victim.to_str().expect("utf-8 path")]);
-        assert!(out.status.success(), "{platform}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{platform}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("host file attempted"));
-        assert_eq!(std::fs::read(&victim).expect("victim still exists"), before, "{platform}");
-        assert_eq!(victim.metadata().and_then(|m| m.modified()).ok(), Some(modified));
+        assert_eq!(
+            std::fs::read(&victim).expect("victim still exists"),
+            before,
+            "{platform}"
+        );
+        assert_eq!(
+            victim.metadata().and_then(|m| m.modified()).ok(),
+            Some(modified)
+        );
     }
 }

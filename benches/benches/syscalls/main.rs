@@ -204,7 +204,8 @@ fn main() {
         );
         return;
     }
-    let bench = match setup::compile_bench(&out_dir) {
+    // The program must live outside /tmp, which the sandbox replaces with its own.
+    let bench = match setup::compile_bench(&ringfence_tests::fixture_dir()) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("syscalls: skipped: {e}");
