@@ -241,3 +241,43 @@ pub fn wait4<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno>
         }
     }
 }
+
+/// `waitid(idtype, id, infop, options, rusage)`: P_ALL and P_PID, WEXITED (WNOWAIT is not
+/// supported: the child is always reaped).
+pub fn waitid<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    const P_ALL: u64 = 0;
+    const P_PID: u64 = 1;
+    const P_PGID: u64 = 2;
+    const WNOHANG: u64 = 1;
+    const WEXITED: u64 = 4;
+    const WNOWAIT: u64 = 0x0100_0000;
+    let options = a[3];
+    if options & WEXITED == 0 || options & WNOWAIT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let which = match a[0] {
+        P_ALL | P_PGID => WaitFor::Any,
+        P_PID if (a[1] as i32) > 0 => WaitFor::Pid(a[1] as i32),
+        _ => return Err(Errno::EINVAL),
+    };
+    let kernel = task.kernel.clone();
+    let signals = task.signals.clone();
+    let interrupted = move || signals.has_deliverable();
+    let reaped = kernel
+        .processes
+        .wait(task.tgid, which, options & WNOHANG != 0, &interrupted)?;
+    if a[2] != 0 {
+        let info = match reaped {
+            None => abi::SigInfo::default(),
+            Some((pid, status)) => {
+                let (code, value) = match status {
+                    crate::task::ExitStatus::Exited(c) => (abi::signal::CLD_EXITED, c),
+                    crate::task::ExitStatus::Signaled(s) => (abi::signal::CLD_KILLED, s),
+                };
+                abi::SigInfo::child(code, pid, 0, value, 0, 0)
+            }
+        };
+        task.copy_out(a[2], &info.to_bytes())?;
+    }
+    Ok(0)
+}

@@ -313,3 +313,79 @@ pub fn fchmod<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno
         .chmod(&ctx, At::File(&file), b"", a[1] as u32, AT_EMPTY_PATH)?;
     Ok(0)
 }
+
+fn id(raw: u64) -> Option<u32> {
+    let v = raw as u32;
+    (v != u32::MAX).then_some(v)
+}
+
+pub fn fchownat<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let path = path(task, a[1])?;
+    let ctx = task.fs().clone();
+    let vfs = task.kernel.vfs.clone();
+    at(task, a[0], &path, |at| {
+        vfs.chown(&ctx, at, &path, id(a[2]), id(a[3]), a[4] as u32)
+    })?;
+    Ok(0)
+}
+
+#[cfg(target_arch = "x86_64")]
+pub fn chown<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    fchownat(task, [AT_FDCWD as u64, a[0], a[1], a[2], 0, 0])
+}
+
+#[cfg(target_arch = "x86_64")]
+pub fn lchown<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    fchownat(
+        task,
+        [
+            AT_FDCWD as u64,
+            a[0],
+            a[1],
+            a[2],
+            u64::from(AT_SYMLINK_NOFOLLOW),
+            0,
+        ],
+    )
+}
+
+pub fn fchown<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let file = task.fds.get(int(a[0]))?;
+    let ctx = task.fs().clone();
+    task.kernel.vfs.chown(
+        &ctx,
+        At::File(&file),
+        b"",
+        id(a[1]),
+        id(a[2]),
+        AT_EMPTY_PATH,
+    )?;
+    Ok(0)
+}
+
+/// `utimensat(dirfd, path, times, flags)`; a NULL path means the descriptor itself.
+pub fn utimensat<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let times = if a[2] == 0 {
+        None
+    } else {
+        let mut b = [0u8; 32];
+        task.copy_in(a[2], &mut b)?;
+        let ts = |o: usize| abi::Timespec {
+            tv_sec: i64::from_le_bytes(b[o..o + 8].try_into().unwrap_or_default()),
+            tv_nsec: i64::from_le_bytes(b[o + 8..o + 16].try_into().unwrap_or_default()),
+        };
+        Some([ts(0), ts(16)])
+    };
+    let ctx = task.fs().clone();
+    let vfs = task.kernel.vfs.clone();
+    if a[1] == 0 {
+        let file = task.fds.get(int(a[0]))?;
+        vfs.utimens(&ctx, At::File(&file), b"", times, AT_EMPTY_PATH)?;
+        return Ok(0);
+    }
+    let path = path(task, a[1])?;
+    at(task, a[0], &path, |at| {
+        vfs.utimens(&ctx, at, &path, times, a[3] as u32)
+    })?;
+    Ok(0)
+}

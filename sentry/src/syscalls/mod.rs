@@ -5,6 +5,7 @@ mod exec;
 mod file;
 mod fs;
 mod futex;
+mod ids;
 mod info;
 mod misc;
 mod mm;

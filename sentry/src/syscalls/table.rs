@@ -1,6 +1,6 @@
 //! Syscall numbers to handlers, per architecture.
 
-use super::{Handler, exec, file, fs, futex, info, misc, mm, poll, process, signal, time};
+use super::{Handler, exec, file, fs, futex, ids, info, misc, mm, poll, process, signal, time};
 use crate::platform::Platform;
 
 #[cfg(target_arch = "aarch64")]
@@ -96,6 +96,7 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         FUTEX => futex::futex,
         EXECVE => exec::execve,
         WAIT4 => exec::wait4,
+        WAITID => exec::waitid,
         #[cfg(target_arch = "x86_64")]
         FORK => exec::fork,
         #[cfg(target_arch = "x86_64")]
@@ -174,6 +175,27 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         EPOLL_CREATE => poll::epoll_create,
         #[cfg(target_arch = "x86_64")]
         EPOLL_WAIT => poll::epoll_wait,
+        GETRESUID | GETRESGID => ids::getres,
+        GETGROUPS => ids::getgroups,
+        SETUID | SETGID | SETREUID | SETREGID | SETRESUID | SETRESGID | SETGROUPS | SETFSUID
+        | SETFSGID => ids::set_ids,
+        SCHED_GETSCHEDULER => ids::sched_getscheduler,
+        SCHED_GETPARAM => ids::sched_getparam,
+        SCHED_SETSCHEDULER | SCHED_SETPARAM => ids::sched_set,
+        SCHED_GET_PRIORITY_MAX => ids::sched_priority_max,
+        SCHED_GET_PRIORITY_MIN => ids::sched_priority_min,
+        SCHED_SETAFFINITY => ids::sched_setaffinity,
+        GETPRIORITY => ids::getpriority,
+        SETPRIORITY => ids::setpriority,
+        MLOCK | MUNLOCK | MLOCKALL | MUNLOCKALL | MSYNC => ids::memory_noop,
+        SYNC | SYNCFS => ids::sync,
+        FCHOWNAT => fs::fchownat,
+        FCHOWN => fs::fchown,
+        UTIMENSAT => fs::utimensat,
+        #[cfg(target_arch = "x86_64")]
+        CHOWN => fs::chown,
+        #[cfg(target_arch = "x86_64")]
+        LCHOWN => fs::lchown,
         // Known and deliberately absent: glibc falls back (clone3 → clone, copy_file_range
         // → read/write) or copes (rseq).
         RSEQ | CLONE3 | COPY_FILE_RANGE => process::not_supported,
