@@ -49,8 +49,25 @@ enum Command {
     },
 }
 
+/// What `ringfence do` runs on here when no platform is given, for its help text.
+fn default_platform() -> String {
+    if std::path::Path::new("/dev/kvm").exists() {
+        format!(
+            "On this host the default platform is kvm, with the {} backend.",
+            platform_kvm::Backend::detect()
+        )
+    } else {
+        "On this host the default platform is ptrace (/dev/kvm does not exist).".to_string()
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = <Cli as clap::CommandFactory>::command()
+        .mut_subcommand("do", |c| c.after_help(default_platform()));
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let filter = cli
         .log
         .clone()

@@ -53,7 +53,11 @@ impl super::Platform for Kvm {
     }
 
     fn counters(&self) -> String {
-        self.machine.exit_stats().to_string()
+        format!(
+            "platform=kvm backend={} {}",
+            self.machine.backend(),
+            self.machine.exit_stats()
+        )
     }
 
     fn new_address_space(&self) -> Result<Self::AddressSpace> {

@@ -186,7 +186,7 @@ mod platform {
         }
 
         fn counters(&self) -> String {
-            self.stats.to_string()
+            format!("platform=ptrace {}", self.stats)
         }
 
         fn new_context(&self) -> Context {
