@@ -309,3 +309,8 @@ fn host_files_never_change() {
         );
     }
 }
+
+#[test]
+fn static_shared_file_mappings() {
+    same("sharedmap", Link::Static, &[]);
+}

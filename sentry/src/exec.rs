@@ -55,6 +55,15 @@ impl FileSource for FileImage {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         ReadAt::read_at(self, offset, buf)
     }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> Result<usize, Errno> {
+        self.0
+            .pwrite(data, i64::try_from(offset).map_err(|_| Errno::EINVAL)?)
+    }
+
+    fn size(&self) -> Option<u64> {
+        self.0.stat().ok().map(|st| st.size)
+    }
 }
 
 /// Open `path` for execution as execve does: only regular files with execute permission

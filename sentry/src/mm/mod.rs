@@ -202,12 +202,6 @@ impl<P: Platform> MemoryManager<P> {
                 if !offset.is_multiple_of(PAGE) {
                     return Err(Errno::EINVAL);
                 }
-                // Shared writable file mappings need page-cache sharing with the file system,
-                // which the sentry does not have yet; read-only ones behave like private ones.
-                if shared && prot.contains(ProtFlags::WRITE) {
-                    tracing::warn!("mmap: MAP_SHARED writable file mappings are not supported");
-                    return Err(Errno::ENODEV);
-                }
                 (Backing::File { source, offset }, name)
             }
             None => (Backing::Anonymous, Arc::from("")),
@@ -236,12 +230,45 @@ impl<P: Platform> MemoryManager<P> {
         let vma = Vma {
             end: 0,
             prot,
-            shared: shared && matches!(backing, Backing::Anonymous),
+            shared,
             backing,
             name,
         };
         self.map_fixed(start, len, vma)?;
         Ok(start)
+    }
+
+    /// Write the pages of shared file mappings in `[start, end)` back to their files.
+    ///
+    /// Shared file mappings hold their own copy of the file's pages (there is no page cache
+    /// shared with the file system yet): processes sharing the mapping (fork) see each
+    /// other's writes at once, and the file gets them here — at msync, munmap and exit — never
+    /// growing past its size.
+    pub fn writeback(&mut self, start: u64, end: u64) -> Result<(), Errno> {
+        let memory = self.platform.memory();
+        for (&addr, page) in self.pages.range(start..end) {
+            let Some((vma_start, vma)) = self.vmas.find(addr) else {
+                continue;
+            };
+            let Backing::File { source, offset } = &vma.backing else {
+                continue;
+            };
+            if !vma.shared {
+                continue;
+            }
+            let file_off = offset + (addr - vma_start);
+            let size = source.size().unwrap_or(0);
+            if file_off >= size {
+                continue;
+            }
+            let len = (size - file_off).min(PAGE) as usize;
+            let mut buf = vec![0u8; len];
+            memory
+                .read(page.frame, &mut buf)
+                .map_err(|_| Errno::EFAULT)?;
+            source.write_at(file_off, &buf)?;
+        }
+        Ok(())
     }
 
     /// `munmap`.
@@ -251,6 +278,7 @@ impl<P: Platform> MemoryManager<P> {
         }
         let len = page_up(len).ok_or(Errno::EINVAL)?;
         let end = self.check_range(addr, len).map_err(|_| Errno::EINVAL)?;
+        self.writeback(addr, end)?;
         self.drop_pages(addr, end)?;
         self.vmas.remove(addr, end);
         Ok(())
@@ -530,6 +558,10 @@ impl<P: Platform> MemoryManager<P> {
 
 impl<P: Platform> Drop for MemoryManager<P> {
     fn drop(&mut self) {
+        let (min, max) = self.user_range();
+        if let Err(e) = self.writeback(min, max) {
+            tracing::debug!("writeback of shared file mappings at exit: {e}");
+        }
         for page in self.pages.values() {
             self.frames.release(page.frame);
         }

@@ -13,6 +13,17 @@ use super::frames::PAGE;
 pub trait FileSource: Send + Sync {
     /// Read at `offset`; short reads past the end of the file are zero-filled by the caller.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+
+    /// Write back a shared mapping's page.
+    fn write_at(&self, offset: u64, data: &[u8]) -> Result<usize, Errno> {
+        let _ = (offset, data);
+        Err(Errno::EACCES)
+    }
+
+    /// The file's size now.
+    fn size(&self) -> Option<u64> {
+        None
+    }
 }
 
 #[derive(Clone)]

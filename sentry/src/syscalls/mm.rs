@@ -65,3 +65,21 @@ pub fn madvise<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errn
     }
     Ok(0)
 }
+
+/// `msync`: shared file mappings write their pages back to the file.
+pub fn msync<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    const MS_ASYNC: u64 = 1;
+    const MS_INVALIDATE: u64 = 2;
+    const MS_SYNC: u64 = 4;
+    if !a[0].is_multiple_of(crate::mm::PAGE)
+        || a[2] & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || a[2] & MS_ASYNC != 0 && a[2] & MS_SYNC != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let end = a[0]
+        .checked_add(crate::mm::page_up(a[1]).ok_or(Errno::ENOMEM)?)
+        .ok_or(Errno::ENOMEM)?;
+    task.mm().writeback(a[0], end)?;
+    Ok(0)
+}
