@@ -4,7 +4,7 @@
 mod frame_x86_64;
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use abi::signal::*;
 use abi::{SigAction, SigInfo, SigSet, StackT};
@@ -230,15 +230,6 @@ pub enum Wake {
 pub struct Alarm {
     pub generation: u64,
     pub due: Option<Instant>,
-}
-
-/// Seconds left on an alarm as alarm(2) reports them: rounded to the nearest second, and at
-/// least 1 while the alarm is still pending.
-pub fn remaining_secs(due: Option<Instant>) -> u64 {
-    let Some(due) = due else { return 0 };
-    let left: Duration = due.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return 0;
-    }
-    (left.as_secs() + u64::from(left.subsec_nanos() >= 500_000_000)).max(1)
+    /// Re-arm period (setitimer's it_interval); zero for one-shot.
+    pub interval: std::time::Duration,
 }

@@ -260,35 +260,123 @@ pub fn rt_sigsuspend<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64
     Err(Errno::new(ERESTARTNOHAND))
 }
 
+/// Arm the process's real-time timer (alarm and ITIMER_REAL share it): SIGALRM after
+/// `value`, then every `interval` if that is not zero; zero `value` disarms it. Returns what
+/// was left of the previous arming and its interval.
+fn arm_timer<P: Platform>(
+    task: &Task<P>,
+    value: std::time::Duration,
+    interval: std::time::Duration,
+) -> Result<(std::time::Duration, std::time::Duration), Errno> {
+    use std::time::Instant;
+    let mut alarm = task.alarm.lock().unwrap_or_else(|e| e.into_inner());
+    let old = (
+        alarm.due.map_or_else(Default::default, |d| {
+            d.saturating_duration_since(Instant::now())
+        }),
+        alarm.interval,
+    );
+    alarm.generation += 1;
+    alarm.due = None;
+    alarm.interval = interval;
+    if value.is_zero() {
+        return Ok(old);
+    }
+    let first = Instant::now() + value;
+    alarm.due = Some(first);
+    let generation = alarm.generation;
+    let (kernel, pid, timer) = (task.kernel.clone(), task.tgid, task.alarm.clone());
+    std::thread::Builder::new()
+        .name("itimer".into())
+        .spawn(move || {
+            let mut due = first;
+            loop {
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                let mut alarm = timer.lock().unwrap_or_else(|e| e.into_inner());
+                if alarm.generation != generation {
+                    return;
+                }
+                let interval = alarm.interval;
+                alarm.due = (!interval.is_zero()).then(|| due + interval);
+                drop(alarm);
+                let mut info = SigInfo::kill(SIGALRM, 0, 0);
+                info.si_code = SI_KERNEL;
+                if !kernel.signal_process(pid, info) || interval.is_zero() {
+                    return;
+                }
+                due += interval;
+            }
+        })
+        .map_err(|_| Errno::EAGAIN)?;
+    Ok(old)
+}
+
 /// `alarm(seconds)`: SIGALRM to the process after that long; returns what was left of the
 /// previous alarm.
 #[cfg(target_arch = "x86_64")]
 pub fn alarm<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
-    use std::time::{Duration, Instant};
-    let secs = a[0] as u32;
-    let mut alarm = task.alarm.lock().unwrap_or_else(|e| e.into_inner());
-    let left = crate::signal::remaining_secs(alarm.due);
-    alarm.generation += 1;
-    alarm.due = None;
-    if secs > 0 {
-        let due = Instant::now() + Duration::from_secs(u64::from(secs));
-        alarm.due = Some(due);
-        let generation = alarm.generation;
-        let (kernel, pid, timer) = (task.kernel.clone(), task.tgid, task.alarm.clone());
-        std::thread::Builder::new()
-            .name("alarm".into())
-            .spawn(move || {
-                std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                let mut alarm = timer.lock().unwrap_or_else(|e| e.into_inner());
-                if alarm.generation == generation {
-                    alarm.due = None;
-                    drop(alarm);
-                    let mut info = SigInfo::kill(SIGALRM, 0, 0);
-                    info.si_code = SI_KERNEL;
-                    kernel.signal_process(pid, info);
-                }
-            })
-            .map_err(|_| Errno::EAGAIN)?;
+    let secs = std::time::Duration::from_secs(u64::from(a[0] as u32));
+    let (left, _) = arm_timer(task, secs, std::time::Duration::ZERO)?;
+    if left.is_zero() {
+        return Ok(0);
     }
-    Ok(left)
+    Ok((left.as_secs() + u64::from(left.subsec_nanos() >= 500_000_000)).max(1))
+}
+
+const ITIMER_REAL: u64 = 0;
+
+fn read_timeval<P: Platform>(task: &Task<P>, addr: u64) -> Result<std::time::Duration, Errno> {
+    let mut b = [0u8; 16];
+    task.copy_in(addr, &mut b)?;
+    let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+    let usec = i64::from_le_bytes(b[8..].try_into().unwrap_or_default());
+    if sec < 0 || !(0..1_000_000).contains(&usec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(std::time::Duration::new(sec as u64, usec as u32 * 1000))
+}
+
+fn itimerval(value: std::time::Duration, interval: std::time::Duration) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for (at, d) in [(0, interval), (16, value)] {
+        b[at..at + 8].copy_from_slice(&(d.as_secs() as i64).to_le_bytes());
+        b[at + 8..at + 16].copy_from_slice(&i64::from(d.subsec_micros()).to_le_bytes());
+    }
+    b
+}
+
+/// `setitimer(which, new, old)`: ITIMER_REAL. The virtual and profiling timers count CPU
+/// time, which the sentry does not account yet: they are refused with EINVAL.
+pub fn setitimer<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    if a[0] != ITIMER_REAL {
+        return Err(Errno::EINVAL);
+    }
+    let (interval, value) = if a[1] == 0 {
+        (std::time::Duration::ZERO, std::time::Duration::ZERO)
+    } else {
+        (read_timeval(task, a[1])?, read_timeval(task, a[1] + 16)?)
+    };
+    let (left, old_interval) = arm_timer(task, value, interval)?;
+    if a[2] != 0 {
+        task.copy_out(a[2], &itimerval(left, old_interval))?;
+    }
+    Ok(0)
+}
+
+pub fn getitimer<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    if a[0] != ITIMER_REAL {
+        return Err(Errno::EINVAL);
+    }
+    let (left, interval) = {
+        let alarm = task.alarm.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        (
+            alarm
+                .due
+                .map_or_else(Default::default, |d| d.saturating_duration_since(now)),
+            alarm.interval,
+        )
+    };
+    task.copy_out(a[1], &itimerval(left, interval))?;
+    Ok(0)
 }

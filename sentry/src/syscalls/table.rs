@@ -134,6 +134,8 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         PAUSE => signal::pause,
         #[cfg(target_arch = "x86_64")]
         ALARM => signal::alarm,
+        SETITIMER => signal::setitimer,
+        GETITIMER => signal::getitimer,
         GETXATTR | LGETXATTR | FGETXATTR => misc::getxattr,
         LISTXATTR | LLISTXATTR | FLISTXATTR => misc::listxattr,
         SETXATTR | LSETXATTR | FSETXATTR | REMOVEXATTR | LREMOVEXATTR | FREMOVEXATTR => {
