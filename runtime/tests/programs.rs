@@ -314,3 +314,32 @@ fn host_files_never_change() {
 fn static_shared_file_mappings() {
     same("sharedmap", Link::Static, &[]);
 }
+
+/// /dev/stdin, /dev/stdout and /proc/self/fd/N reach the caller's streams.
+#[test]
+fn standard_streams_by_name() {
+    use std::io::Write;
+    use std::process::Stdio;
+    for platform in platforms() {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+            .args(["do", "--platform", platform, "--", "/bin/sh", "-c"])
+            .arg("cat /dev/stdin; echo out > /dev/stdout; echo fd > /proc/self/fd/1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ringfence runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"in\n")
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("output");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "in\nout\nfd\n",
+            "{platform}"
+        );
+        assert!(out.status.success(), "{platform}");
+    }
+}

@@ -44,8 +44,8 @@ impl FileOps for HostStream {
     fn stat(&self) -> Result<FileStat, Errno> {
         let m = self.lock().metadata().map_err(host_errno)?;
         let ft = m.file_type();
-        // The stream's type is what programs look at (isatty-style checks, buffering); the
-        // host's identity numbers are not the sandbox's business.
+        // Programs compare identities (cat refuses to copy a file onto itself), so the host
+        // object's device and inode numbers are passed through.
         let kind = if ft.is_char_device() {
             crate::vfs::S_IFCHR
         } else if ft.is_fifo() {
@@ -60,8 +60,8 @@ impl FileOps for HostStream {
             tv_nsec: n,
         };
         Ok(FileStat {
-            dev: 0,
-            ino: 0,
+            dev: m.dev(),
+            ino: m.ino(),
             mode: kind | (m.mode() & 0o777),
             nlink: 1,
             uid: 0,

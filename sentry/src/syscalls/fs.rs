@@ -31,6 +31,27 @@ fn at<P: Platform, R>(
     }
 }
 
+/// The descriptor an open of `/dev/std{in,out,err}`, `/dev/fd/N` or `/proc/self/fd/N`
+/// names. On Linux these are "magic" links that reopen the descriptor's file rather than a
+/// path; here the open duplicates the descriptor (the same file description).
+fn magic_fd<P: Platform>(task: &Task<P>, path: &[u8]) -> Option<i32> {
+    let path = std::str::from_utf8(path).ok()?;
+    let n = match path {
+        "/dev/stdin" => return Some(0),
+        "/dev/stdout" => return Some(1),
+        "/dev/stderr" => return Some(2),
+        _ => path
+            .strip_prefix("/dev/fd/")
+            .or_else(|| path.strip_prefix("/proc/self/fd/"))
+            .or_else(|| {
+                path.strip_prefix("/proc/")?
+                    .strip_prefix(&task.tgid.to_string())?
+                    .strip_prefix("/fd/")
+            })?,
+    };
+    n.parse().ok().filter(|&fd: &i32| fd >= 0)
+}
+
 fn open_at<P: Platform>(
     task: &Task<P>,
     dirfd: u64,
@@ -40,6 +61,10 @@ fn open_at<P: Platform>(
 ) -> Result<u64, Errno> {
     let path = path(task, p)?;
     let flags = OpenFlags::from_bits_retain(flags as u32);
+    if let Some(fd) = magic_fd(task, &path) {
+        let file = task.fds.get(fd).map_err(|_| Errno::ENOENT)?;
+        return Ok(task.fds.insert(file, flags.contains(OpenFlags::CLOEXEC))? as u64);
+    }
     let ctx = task.fs().clone();
     let vfs = task.kernel.vfs.clone();
     let file = at(task, dirfd, &path, |at| {
