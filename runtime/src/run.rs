@@ -43,7 +43,15 @@ pub fn run(
         }
     };
     let outcome = match choice {
-        PlatformChoice::Kvm => run_kvm(&opts)?,
+        PlatformChoice::Kvm => match run_kvm(&opts) {
+            // /dev/kvm exists but cannot be used (permissions, a VM limit): without an explicit
+            // --platform, fall back as when it is missing.
+            Err(SandboxError::Platform(e)) if platform.is_none() => {
+                eprintln!("ringfence: KVM is not usable ({e}); using the ptrace platform");
+                run_ptrace(&opts)?
+            }
+            other => other?,
+        },
         PlatformChoice::Ptrace => run_ptrace(&opts)?,
     };
     if stats {
