@@ -43,15 +43,7 @@ pub fn run(
         }
     };
     let outcome = match choice {
-        PlatformChoice::Kvm => match run_kvm(&opts) {
-            // /dev/kvm exists but cannot be used (permissions, a VM limit): without an explicit
-            // --platform, fall back as when it is missing.
-            Err(SandboxError::Platform(e)) if platform.is_none() => {
-                eprintln!("ringfence: KVM is not usable ({e}); using the ptrace platform");
-                run_ptrace(&opts)?
-            }
-            other => other?,
-        },
+        PlatformChoice::Kvm => run_kvm(&opts, platform.is_none())?,
         PlatformChoice::Ptrace => run_ptrace(&opts)?,
     };
     if stats {
@@ -94,13 +86,22 @@ fn forward_signals(signaller: Signaller) {
     }
 }
 
+/// Run on KVM; with `fallback`, a KVM that exists but cannot be used (permissions, a VM
+/// limit) sends the program to ptrace instead, as when /dev/kvm is missing.
 #[cfg(target_arch = "x86_64")]
-fn run_kvm(opts: &Options) -> std::result::Result<Outcome, SandboxError> {
+fn run_kvm(opts: &Options, fallback: bool) -> std::result::Result<Outcome, SandboxError> {
     let config = platform_kvm::MachineConfig {
         memory_size: MEMORY_SIZE,
         ..platform_kvm::MachineConfig::default()
     };
-    let kvm = sentry::platform::kvm::Kvm::new(config).map_err(SandboxError::Platform)?;
+    let kvm = match sentry::platform::kvm::Kvm::new(config) {
+        Ok(kvm) => kvm,
+        Err(e) if fallback => {
+            eprintln!("ringfence: KVM is not usable ({e}); using the ptrace platform");
+            return run_ptrace(opts);
+        }
+        Err(e) => return Err(SandboxError::Platform(e)),
+    };
     tracing::info!(
         "platform: {}",
         sentry::platform::Platform::description(&kvm)
@@ -126,7 +127,7 @@ fn run_ptrace(_opts: &Options) -> std::result::Result<Outcome, SandboxError> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn run_kvm(_opts: &Options) -> std::result::Result<Outcome, SandboxError> {
+fn run_kvm(_opts: &Options, _fallback: bool) -> std::result::Result<Outcome, SandboxError> {
     Err(SandboxError::Platform(
         platform_kvm::Error::UnsupportedArch.into(),
     ))
