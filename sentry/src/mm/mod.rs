@@ -333,6 +333,101 @@ impl<P: Platform> MemoryManager<P> {
         self.drop_pages(addr, end)
     }
 
+    /// `mremap`: shrink in place, grow in place when the room is free, or (MREMAP_MAYMOVE)
+    /// move the pages to a new range; the old range must lie in one mapping.
+    pub fn mremap(
+        &mut self,
+        old: u64,
+        old_size: u64,
+        new_size: u64,
+        flags: u64,
+        new_addr: u64,
+    ) -> Result<u64, Errno> {
+        const MAYMOVE: u64 = 1;
+        const FIXED: u64 = 2;
+        if !old.is_multiple_of(PAGE)
+            || flags & !(MAYMOVE | FIXED) != 0
+            || flags & FIXED != 0 && flags & MAYMOVE == 0
+        {
+            return Err(Errno::EINVAL);
+        }
+        let old_size = page_up(old_size).ok_or(Errno::EINVAL)?;
+        let new_size = page_up(new_size).ok_or(Errno::EINVAL)?;
+        if old_size == 0 || new_size == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_end = self.check_range(old, old_size).map_err(|_| Errno::EFAULT)?;
+        let (vma_start, vma) = self.vmas.find(old).ok_or(Errno::EFAULT)?;
+        if vma.end < old_end {
+            return Err(Errno::EFAULT);
+        }
+        let template = Vma {
+            end: 0,
+            prot: vma.prot,
+            shared: vma.shared,
+            backing: match &vma.backing {
+                Backing::Anonymous => Backing::Anonymous,
+                Backing::File { source, offset } => Backing::File {
+                    source: source.clone(),
+                    offset: offset + (old - vma_start),
+                },
+            },
+            name: vma.name.clone(),
+        };
+        if flags & FIXED == 0 {
+            if new_size <= old_size {
+                if new_size < old_size {
+                    self.munmap(old + new_size, old_size - new_size)?;
+                }
+                return Ok(old);
+            }
+            let grow_end = self.check_range(old, new_size).ok();
+            if let Some(end) = grow_end.filter(|&end| !self.vmas.intersects(old_end, end)) {
+                // The room after is free, so the mapping ends exactly at `old_end`: extend it.
+                if let Some(v) = self.vmas.find_mut(old) {
+                    v.end = end;
+                }
+                return Ok(old);
+            }
+            if flags & MAYMOVE == 0 {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        let target = if flags & FIXED != 0 {
+            if !new_addr.is_multiple_of(PAGE) {
+                return Err(Errno::EINVAL);
+            }
+            let end = self.check_range(new_addr, new_size)?;
+            if new_addr < old_end && old < end {
+                return Err(Errno::EINVAL);
+            }
+            self.munmap(new_addr, new_size)?;
+            new_addr
+        } else {
+            self.vmas
+                .find_gap(new_size, MMAP_FLOOR, self.mmap_top)
+                .ok_or(Errno::ENOMEM)?
+        };
+        // Move the present pages (their frames keep their contents and sharers).
+        let kept = old_size.min(new_size);
+        let moved: Vec<(u64, Page)> = {
+            let addrs: Vec<u64> = self.pages.range(old..old + kept).map(|(a, _)| *a).collect();
+            addrs
+                .into_iter()
+                .filter_map(|a| self.pages.remove(&a).map(|p| (a, p)))
+                .collect()
+        };
+        self.space.unmap(old, old_size).map_err(platform_err)?;
+        self.drop_pages(old, old_end)?;
+        self.vmas.remove(old, old_end);
+        let end = target + new_size;
+        self.vmas.insert(target, Vma { end, ..template });
+        for (a, page) in moved {
+            self.pages.insert(target + (a - old), page);
+        }
+        Ok(target)
+    }
+
     /// `mprotect`.
     pub fn mprotect(&mut self, addr: u64, len: u64, prot: ProtFlags) -> Result<(), Errno> {
         if !addr.is_multiple_of(PAGE) {

@@ -83,3 +83,8 @@ pub fn msync<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno>
     task.mm().writeback(a[0], end)?;
     Ok(0)
 }
+
+/// `mremap(old, old_size, new_size, flags, new_addr)`.
+pub fn mremap<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    task.mm().mremap(a[0], a[1], a[2], a[3], a[4])
+}

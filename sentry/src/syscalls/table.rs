@@ -92,6 +92,7 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         MUNMAP => mm::munmap,
         MPROTECT => mm::mprotect,
         MADVISE => mm::madvise,
+        MREMAP => mm::mremap,
         CLONE => exec::clone,
         FUTEX => futex::futex,
         EXECVE => exec::execve,
