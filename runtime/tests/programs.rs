@@ -343,3 +343,38 @@ fn standard_streams_by_name() {
         assert!(out.status.success(), "{platform}");
     }
 }
+
+/// A program blocked reading its (never-written) standard input still gets SIGINT.
+#[test]
+fn sigint_reaches_a_program_blocked_on_stdin() {
+    use std::process::Stdio;
+    for platform in platforms() {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+            .args(["do", "--platform", platform, "--", "/bin/cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ringfence runs");
+        // Give the program time to start and block in read().
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // Keep stdin open (no EOF), so only the signal can end the read.
+        let stdin = child.stdin.take();
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("ringfence status") {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        drop(stdin);
+        let status = status.unwrap_or_else(|| panic!("{platform}: still blocked after SIGINT"));
+        assert_eq!(status.code(), Some(130), "{platform}");
+    }
+}

@@ -23,6 +23,11 @@ fn current() -> Option<Arc<ThreadSignals>> {
     CURRENT.with(|c| c.borrow().clone())
 }
 
+/// Whether the task on this host thread must stop waiting (a signal to handle, or exit).
+pub fn interrupted() -> bool {
+    current().is_some_and(|t| t.has_deliverable())
+}
+
 /// Threads waiting for something to change.
 #[derive(Default)]
 pub struct WaitQueue {

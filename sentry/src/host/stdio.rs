@@ -32,9 +32,39 @@ impl HostStream {
     }
 }
 
+/// Wait until `file` is readable, checking every `TICK` whether the task must stop (a
+/// host read on a terminal or pipe can block forever, and SIGINT must still get through).
+fn wait_readable(file: &std::fs::File) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    const TICK_MS: i32 = 50;
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid pollfd for the duration of the call; the descriptor is
+        // owned by `file`, which outlives it.
+        let n = unsafe { libc::poll(&mut pfd, 1, TICK_MS) };
+        if n > 0 {
+            return Ok(());
+        }
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return Err(host_errno(std::io::Error::last_os_error()));
+        }
+        if crate::wait::interrupted() {
+            return Err(crate::wait::ERESTARTSYS);
+        }
+    }
+}
+
 impl FileOps for HostStream {
-    fn read(&self, buf: &mut [u8], _pos: &mut i64, _flags: OpenFlags) -> Result<usize, Errno> {
-        self.lock().read(buf).map_err(host_errno)
+    fn read(&self, buf: &mut [u8], _pos: &mut i64, flags: OpenFlags) -> Result<usize, Errno> {
+        let mut file = self.lock();
+        if !flags.contains(OpenFlags::NONBLOCK) {
+            wait_readable(&file)?;
+        }
+        file.read(buf).map_err(host_errno)
     }
 
     fn write(&self, buf: &[u8], _pos: &mut i64, _flags: OpenFlags) -> Result<usize, Errno> {
