@@ -129,21 +129,7 @@ pub struct EpollFile(pub Arc<Epoll>);
 
 impl FileOps for EpollFile {
     fn stat(&self) -> Result<FileStat, Errno> {
-        Ok(FileStat {
-            dev: 0,
-            ino: 0,
-            mode: 0o600,
-            nlink: 1,
-            uid: 0,
-            gid: 0,
-            rdev: 0,
-            size: 0,
-            blksize: 4096,
-            blocks: 0,
-            atime: crate::vfs::now(),
-            mtime: crate::vfs::now(),
-            ctime: crate::vfs::now(),
-        })
+        Ok(FileStat::anonymous(0o600, 0, 4096))
     }
 
     fn readiness(&self, mask: PollEvents) -> PollEvents {

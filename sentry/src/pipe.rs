@@ -50,21 +50,7 @@ impl Pipe {
     }
 
     fn stat(&self) -> FileStat {
-        FileStat {
-            dev: 0,
-            ino: self.ino,
-            mode: S_IFIFO | 0o600,
-            nlink: 1,
-            uid: 0,
-            gid: 0,
-            rdev: 0,
-            size: 0,
-            blksize: PIPE_BUF as u32,
-            blocks: 0,
-            atime: crate::vfs::now(),
-            mtime: crate::vfs::now(),
-            ctime: crate::vfs::now(),
-        }
+        FileStat::anonymous(S_IFIFO | 0o600, self.ino, PIPE_BUF as u32)
     }
 }
 
@@ -282,21 +268,7 @@ impl FileOps for EventFd {
     }
 
     fn stat(&self) -> Result<FileStat, Errno> {
-        Ok(FileStat {
-            dev: 0,
-            ino: 0,
-            mode: 0o600,
-            nlink: 1,
-            uid: 0,
-            gid: 0,
-            rdev: 0,
-            size: 0,
-            blksize: 4096,
-            blocks: 0,
-            atime: crate::vfs::now(),
-            mtime: crate::vfs::now(),
-            ctime: crate::vfs::now(),
-        })
+        Ok(FileStat::anonymous(0o600, 0, 4096))
     }
 
     fn readiness(&self, mask: PollEvents) -> PollEvents {

@@ -125,29 +125,7 @@ impl ThreadSignals {
 
     /// Sleep until poked, a signal, or `deadline`.
     pub fn wait_poke(&self, deadline: Option<Instant>) -> Wake {
-        let mut p = self.lock();
-        loop {
-            if p.poked {
-                return Wake::Woken;
-            }
-            if p.killed || p.queue.iter().any(|i| !p.mask.contains(i.si_signo)) {
-                return Wake::Interrupted;
-            }
-            match deadline {
-                None => p = self.wake.wait(p).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Wake::TimedOut;
-                    }
-                    p = self
-                        .wake
-                        .wait_timeout(p, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
-            }
-        }
+        self.wait_for(deadline, |p| p.poked)
     }
 
     /// Wake the thread from a futex wait.
@@ -158,9 +136,23 @@ impl ThreadSignals {
 
     /// Sleep until a futex wake, a signal, or `deadline`.
     pub fn wait_futex(&self, deadline: Option<Instant>) -> Wake {
+        self.wait_for(deadline, |p| p.futex_woken)
+    }
+
+    /// Take the first pending signal not blocked by the mask.
+    pub fn dequeue(&self) -> Option<SigInfo> {
+        let mut p = self.lock();
+        let mask = p.mask;
+        let i = p.queue.iter().position(|i| !mask.contains(i.si_signo))?;
+        Some(p.queue.remove(i))
+    }
+
+    /// Sleep until `woken` holds (Woken), a deliverable signal or exit request (Interrupted),
+    /// or `deadline` (TimedOut).
+    fn wait_for(&self, deadline: Option<Instant>, woken: impl Fn(&Pending) -> bool) -> Wake {
         let mut p = self.lock();
         loop {
-            if p.futex_woken {
+            if woken(&p) {
                 return Wake::Woken;
             }
             if p.killed || p.queue.iter().any(|i| !p.mask.contains(i.si_signo)) {
@@ -183,37 +175,10 @@ impl ThreadSignals {
         }
     }
 
-    /// Take the first pending signal not blocked by the mask.
-    pub fn dequeue(&self) -> Option<SigInfo> {
-        let mut p = self.lock();
-        let mask = p.mask;
-        let i = p.queue.iter().position(|i| !mask.contains(i.si_signo))?;
-        Some(p.queue.remove(i))
-    }
-
     /// Sleep until a deliverable signal is pending or `deadline` passes; true if a signal
     /// ended the sleep.
     pub fn sleep(&self, deadline: Option<Instant>) -> bool {
-        let mut p = self.lock();
-        loop {
-            if p.killed || p.queue.iter().any(|i| !p.mask.contains(i.si_signo)) {
-                return true;
-            }
-            match deadline {
-                None => p = self.wake.wait(p).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return false;
-                    }
-                    p = self
-                        .wake
-                        .wait_timeout(p, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
-            }
-        }
+        self.wait_for(deadline, |_| false) == Wake::Interrupted
     }
 }
 

@@ -114,6 +114,27 @@ pub struct FileStat {
 }
 
 impl FileStat {
+    /// The metadata of a file that lives in no file system (pipe, eventfd, epoll): `mode`
+    /// with type bits, timestamps of now.
+    pub fn anonymous(mode: u32, ino: u64, blksize: u32) -> FileStat {
+        let t = now();
+        FileStat {
+            dev: 0,
+            ino,
+            mode,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            size: 0,
+            blksize,
+            blocks: 0,
+            atime: t,
+            mtime: t,
+            ctime: t,
+        }
+    }
+
     /// The file type, if the mode holds a valid one.
     pub fn file_type(&self) -> Option<FileType> {
         FileType::from_mode(self.mode)
