@@ -103,3 +103,16 @@ pub fn block_on(
         }
     }
 }
+
+/// Sleep until `deadline`; a signal to handle ends the sleep early with `ERESTARTSYS`.
+pub fn sleep_until(deadline: Instant) -> Result<(), Errno> {
+    if current().is_none() {
+        // Not on a task thread: nothing can interrupt the sleep.
+        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+        return Ok(());
+    }
+    match block_on(&[], Some(deadline), || false) {
+        Err(Errno::ETIMEDOUT) => Ok(()),
+        other => other,
+    }
+}

@@ -1,6 +1,6 @@
 //! Clocks and sleeping.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use abi::Errno;
 use abi::time::*;
@@ -66,21 +66,35 @@ fn read_timespec<P: Platform>(task: &Task<P>, addr: u64) -> Result<Duration, Err
 
 pub fn nanosleep<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
     let d = read_timespec(task, a[0])?;
-    // Signals cannot interrupt a sleep until signal delivery exists.
-    std::thread::sleep(d);
-    Ok(0)
+    sleep(task, d, a[1])
 }
 
 pub fn clock_nanosleep<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
     const TIMER_ABSTIME: u64 = 1;
     let clock = int(a[0]);
     let t = read_timespec(task, a[2])?;
-    let d = if a[1] & TIMER_ABSTIME != 0 {
-        t.saturating_sub(now(task, clock)?)
-    } else {
-        now(task, clock)?;
-        t
-    };
-    std::thread::sleep(d);
-    Ok(0)
+    if a[1] & TIMER_ABSTIME != 0 {
+        let d = t.saturating_sub(now(task, clock)?);
+        // An absolute sleep restarts with the same deadline, so it reports nothing left.
+        return sleep(task, d, 0);
+    }
+    now(task, clock)?;
+    sleep(task, t, a[3])
+}
+
+/// Sleep for `d`. A signal with a handler ends it with `EINTR`, and the time left goes to
+/// the timespec at `rem` when there is one, as Linux does.
+fn sleep<P: Platform>(task: &mut Task<P>, d: Duration, rem: u64) -> Result<u64, Errno> {
+    let deadline = Instant::now() + d;
+    if crate::wait::sleep_until(deadline).is_ok() {
+        return Ok(0);
+    }
+    if rem != 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&(left.as_secs() as i64).to_le_bytes());
+        b[8..].copy_from_slice(&i64::from(left.subsec_nanos()).to_le_bytes());
+        task.copy_out(rem, &b)?;
+    }
+    Err(Errno::EINTR)
 }
