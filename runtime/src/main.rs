@@ -1,6 +1,7 @@
 //! `ringfence`: the command-line front of the sandbox.
 
 mod check;
+mod oci;
 mod run;
 
 use std::process::ExitCode;
@@ -11,15 +12,22 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// Log filter (e.g. `debug`, `platform_kvm=trace`); `RUST_LOG` works too.
-    #[arg(long, global = true)]
-    log: Option<String>,
+    /// runc's global options (`--root` is where container state lives; `--log` a log file;
+    /// `--debug` logs at debug level; `RUST_LOG` sets a finer filter).
+    #[command(flatten)]
+    global: liboci_cli::GlobalOpts,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The OCI lifecycle: create, start, state, kill, delete.
+    #[command(flatten)]
+    Standard(liboci_cli::StandardCmd),
+    /// The other runc commands: run, list, ps, spec, features (exec and the rest: not yet).
+    #[command(flatten)]
+    Common(Box<liboci_cli::CommonCmd>),
     /// Run PROGRAM in a fresh sandbox; the exit status is the program's (128+N for signal N).
     Do {
         /// Platform: kvm (default when /dev/kvm works) or ptrace.
@@ -68,17 +76,31 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    let filter = cli
-        .log
-        .clone()
-        .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| "warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .unwrap_or_else(|| if cli.global.debug { "debug" } else { "warn" }.into());
+    let log_file = cli.global.log.as_ref().and_then(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+    });
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter));
+    match log_file {
+        Some(file) => builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init(),
+        None => builder
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     let result = match cli.command {
+        Command::Standard(cmd) => oci::standard(&cli.global, cmd).map_err(Into::into),
+        Command::Common(cmd) => oci::common(&cli.global, *cmd).map_err(Into::into),
         Command::Do {
             platform,
             root,

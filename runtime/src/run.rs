@@ -33,7 +33,17 @@ pub fn run(
         root: PathBuf::from(root),
         argv,
         envp: std::env::vars().map(|(k, v)| format!("{k}={v}")).collect(),
+        hostname: None,
     };
+    run_options(platform, &opts, stats)
+}
+
+/// Run `opts` on `platform` (default: kvm when /dev/kvm works, else ptrace).
+pub fn run_options(
+    platform: Option<PlatformChoice>,
+    opts: &Options,
+    stats: bool,
+) -> Result<ExitCode> {
     let choice = match platform {
         Some(p) => p,
         None if Path::new("/dev/kvm").exists() => PlatformChoice::Kvm,
@@ -43,8 +53,8 @@ pub fn run(
         }
     };
     let outcome = match choice {
-        PlatformChoice::Kvm => run_kvm(&opts, platform.is_none())?,
-        PlatformChoice::Ptrace => run_ptrace(&opts)?,
+        PlatformChoice::Kvm => run_kvm(opts, platform.is_none())?,
+        PlatformChoice::Ptrace => run_ptrace(opts)?,
     };
     if stats {
         eprintln!("ringfence-stats: {}", outcome.stats);

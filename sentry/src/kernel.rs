@@ -67,6 +67,7 @@ pub struct Kernel<P: Platform> {
     pub futexes: Futexes,
     /// What /proc shows.
     pub procs: Arc<Procs>,
+    hostname: Mutex<String>,
     /// The sandbox's file system.
     pub vfs: Arc<Vfs>,
     pub started: Instant,
@@ -85,6 +86,7 @@ impl<P: Platform> Kernel<P> {
             groups: Mutex::new(HashMap::new()),
             futexes: Futexes::default(),
             procs: Arc::default(),
+            hostname: Mutex::new("ringfence".to_string()),
             vfs,
             started: Instant::now(),
             next_pid: AtomicI32::new(1),
@@ -156,6 +158,18 @@ impl<P: Platform> Kernel<P> {
         t.send(info);
         self.processes.wake_all();
         true
+    }
+
+    /// uname's nodename.
+    pub fn hostname(&self) -> String {
+        self.hostname
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_hostname(&self, name: &str) {
+        *self.hostname.lock().unwrap_or_else(|e| e.into_inner()) = name.to_string();
     }
 
     /// The sandbox's first process, which inherits orphans.

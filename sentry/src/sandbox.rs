@@ -24,6 +24,8 @@ pub struct Options {
     pub envp: Vec<String>,
     /// The working directory inside the sandbox (absolute).
     pub cwd: String,
+    /// The sandbox's host name (uname's nodename); "ringfence" by default.
+    pub hostname: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +118,9 @@ pub fn run<P: Platform>(
     }
     let path = resolve(&vfs, &ctx, program, &opts.envp).ok_or(exec_err(Errno::ENOENT))?;
     let kernel = Kernel::new(platform, vfs.clone());
+    if let Some(name) = &opts.hostname {
+        kernel.set_hostname(name);
+    }
     let image = exec::open_executable(&vfs, &ctx, path.as_bytes()).map_err(exec_err)?;
     let mut mm =
         MemoryManager::new(kernel.platform.clone(), kernel.frames.clone()).map_err(exec_err)?;

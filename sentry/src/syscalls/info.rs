@@ -7,7 +7,8 @@ use crate::task::Task;
 
 fn field(s: &str) -> [u8; 65] {
     let mut f = [0u8; 65];
-    f[..s.len()].copy_from_slice(s.as_bytes());
+    let n = s.len().min(64);
+    f[..n].copy_from_slice(&s.as_bytes()[..n]);
     f
 }
 
@@ -19,7 +20,7 @@ pub fn uname<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno>
     };
     let uts = UtsName {
         sysname: field("Linux"),
-        nodename: field("ringfence"),
+        nodename: field(&task.kernel.hostname()),
         // The Linux version whose interface the sentry presents.
         release: field("6.1.0"),
         version: field("#1 SMP ringfence"),

@@ -1,0 +1,347 @@
+//! The OCI runtime commands (runc's command line): `create` leaves a sandbox process waiting
+//! on a FIFO in the container's state directory, `start` opens the FIFO to release it, the
+//! sandbox then runs the program exactly as `ringfence do` does.
+
+mod bundle;
+mod state;
+
+use std::ffi::CString;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use liboci_cli::{CommonCmd, GlobalOpts, StandardCmd};
+use serde_json::json;
+
+use crate::run::{PlatformChoice, run_options};
+pub use state::Result;
+use state::Saved;
+
+fn root(global: &GlobalOpts) -> PathBuf {
+    global
+        .root
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(state::DEFAULT_ROOT))
+}
+
+pub fn standard(global: &GlobalOpts, cmd: StandardCmd) -> Result<ExitCode> {
+    let root = root(global);
+    match cmd {
+        StandardCmd::Create(c) => {
+            if c.console_socket.is_some() {
+                return Err("--console-socket: terminals are not supported yet".into());
+            }
+            create(&root, &c.container_id, &c.bundle, c.pid_file.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        StandardCmd::Start(s) => start(&root, &s.container_id).map(|()| ExitCode::SUCCESS),
+        StandardCmd::State(s) => {
+            let saved = state::load(&root, &s.container_id)?;
+            let text = serde_json::to_string_pretty(&state::state_json(&root, &saved))
+                .map_err(|e| e.to_string())?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        StandardCmd::Kill(k) => {
+            let saved = state::load(&root, &k.container_id)?;
+            let sig = parse_signal(&k.signal)?;
+            if state::status(&root, &saved) == "stopped" {
+                return Err(format!("container {:?} is not running", k.container_id));
+            }
+            send(saved.pid, sig)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        StandardCmd::Delete(d) => {
+            delete(&root, &d.container_id, d.force).map(|()| ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn common(global: &GlobalOpts, cmd: CommonCmd) -> Result<ExitCode> {
+    let root = root(global);
+    match cmd {
+        CommonCmd::Run(r) => {
+            if r.console_socket.is_some() {
+                return Err("--console-socket: terminals are not supported yet".into());
+            }
+            let pid = create(&root, &r.container_id, &r.bundle, r.pid_file.as_deref())?;
+            if let Err(e) = start(&root, &r.container_id) {
+                let _ = delete(&root, &r.container_id, true);
+                return Err(e);
+            }
+            if r.detach {
+                return Ok(ExitCode::SUCCESS);
+            }
+            // The sandbox process is our child: its status is the container's.
+            let code = wait_child(pid);
+            if !r.keep {
+                let _ = delete(&root, &r.container_id, true);
+            }
+            Ok(ExitCode::from(code))
+        }
+        CommonCmd::List(l) => {
+            let rows: Vec<_> = state::ids(&root)
+                .into_iter()
+                .filter_map(|id| state::load(&root, &id).ok())
+                .map(|s| state::state_json(&root, &s))
+                .collect();
+            if l.quiet {
+                rows.iter()
+                    .for_each(|r| println!("{}", r["id"].as_str().unwrap_or("")));
+            } else if l.format == "json" {
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                println!("ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER");
+                for r in rows {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\troot",
+                        r["id"].as_str().unwrap_or(""),
+                        r["pid"],
+                        r["status"].as_str().unwrap_or(""),
+                        r["bundle"].as_str().unwrap_or(""),
+                        r["created"].as_str().unwrap_or(""),
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CommonCmd::Ps(p) => {
+            let saved = state::load(&root, &p.container_id)?;
+            let pids: Vec<i32> = if state::alive(saved.pid) {
+                vec![saved.pid]
+            } else {
+                vec![]
+            };
+            if p.format == "json" {
+                println!("{}", json!(pids));
+            } else {
+                println!("PID");
+                pids.iter().for_each(|p| println!("{p}"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CommonCmd::Spec(s) => {
+            let dir = s.bundle.unwrap_or_else(|| PathBuf::from("."));
+            let path = dir.join("config.json");
+            if path.exists() {
+                return Err(format!("{} already exists", path.display()));
+            }
+            let mut spec = oci_spec::runtime::Spec::default();
+            if let Some(p) = spec.process_mut() {
+                p.set_terminal(Some(false));
+                p.set_args(Some(vec!["sh".into()]));
+            }
+            // The sandbox provides /proc, /dev and /tmp itself; nothing else is mounted.
+            spec.set_mounts(None);
+            spec.save(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CommonCmd::Features(_) => {
+            let features = json!({
+                "ociVersionMin": "1.0.0",
+                "ociVersionMax": "1.2.0",
+                "hooks": [],
+                "mountOptions": [],
+                "annotations": { "dev.ringfence.platform": "kvm or ptrace" },
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&features).unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(format!("{}: not supported yet", command_name(&other))),
+    }
+}
+
+fn command_name(cmd: &CommonCmd) -> &'static str {
+    match cmd {
+        CommonCmd::Exec(_) => "exec",
+        CommonCmd::Pause(_) => "pause",
+        CommonCmd::Resume(_) => "resume",
+        CommonCmd::Update(_) => "update",
+        CommonCmd::Events(_) => "events",
+        CommonCmd::Checkpointt(_) => "checkpoint",
+        _ => "this command",
+    }
+}
+
+/// `create`: reserve the id, fork the sandbox process (which waits for `start`), save the
+/// state. Returns the sandbox process's pid.
+fn create(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Result<i32> {
+    state::check_id(id)?;
+    let bundle = std::path::absolute(bundle).map_err(|e| e.to_string())?;
+    let container = bundle::load(&bundle)?;
+    let dir = state::reserve(root, id)?;
+    let created = (|| {
+        let fifo = state::fifo(root, id);
+        let path = CString::new(fifo.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+        // SAFETY: `path` is a valid C string; mkfifo only creates the node.
+        if unsafe { libc::mkfifo(path.as_ptr(), 0o600) } != 0 {
+            return Err(format!(
+                "mkfifo {}: {}",
+                fifo.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: `ringfence create` is single-threaded here (no sentry threads exist yet),
+        // so the child may go on running Rust code after fork.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", std::io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            std::process::exit(sandbox_process(&fifo, &container));
+        }
+        let saved = Saved {
+            id: id.to_string(),
+            pid,
+            bundle: bundle.clone(),
+            annotations: container.annotations.clone(),
+            created: rfc3339_now(),
+        };
+        state::save(root, &saved)?;
+        if let Some(p) = pid_file {
+            std::fs::write(p, pid.to_string()).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        Ok(pid)
+    })();
+    if created.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    created
+}
+
+/// The sandbox process: wait until `start` opens the FIFO, then run the container.
+fn sandbox_process(fifo: &Path, c: &bundle::Container) -> i32 {
+    // SAFETY: setsid has no memory-safety preconditions; it detaches from the caller's
+    // session so the container outlives `ringfence create`.
+    unsafe { libc::setsid() };
+    let released = std::fs::File::open(fifo).and_then(|mut f| {
+        let mut byte = [0u8; 1];
+        f.read(&mut byte)
+    });
+    let _ = std::fs::remove_file(fifo);
+    if !matches!(released, Ok(1)) {
+        return 125;
+    }
+    let platform = match c.platform.as_deref() {
+        Some("kvm") => Some(PlatformChoice::Kvm),
+        Some("ptrace") => Some(PlatformChoice::Ptrace),
+        _ => None,
+    };
+    let opts = sentry::sandbox::Options {
+        root: c.root.clone(),
+        argv: c.argv.clone(),
+        envp: c.envp.clone(),
+        cwd: c.cwd.clone(),
+        hostname: c.hostname.clone(),
+    };
+    match run_options(platform, &opts, false) {
+        Ok(code) => exit_code_value(code),
+        Err(e) => {
+            eprintln!("ringfence: {e}");
+            crate::run::failure_code(e.as_ref()).into()
+        }
+    }
+}
+
+fn exit_code_value(code: ExitCode) -> i32 {
+    // ExitCode hides its value; compare against the 256 possible ones.
+    (0..=255u8)
+        .find(|&v| ExitCode::from(v) == code)
+        .map_or(1, i32::from)
+}
+
+/// `start`: release the sandbox process.
+fn start(root: &Path, id: &str) -> Result<()> {
+    let saved = state::load(root, id)?;
+    match state::status(root, &saved) {
+        "created" => {}
+        other => return Err(format!("container {id:?} is {other}, not created")),
+    }
+    let fifo = state::fifo(root, id);
+    // The sandbox process may not be waiting on the FIFO yet (right after create): retry
+    // while it lives.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut f = loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+        {
+            Ok(f) => break f,
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENXIO)
+                    && state::alive(saved.pid)
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(format!("cannot start {id:?}: {e}")),
+        }
+    };
+    std::io::Write::write_all(&mut f, b"0").map_err(|e| format!("cannot start {id:?}: {e}"))
+}
+
+fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let saved = state::load(root, id)?;
+    if state::status(root, &saved) != "stopped" {
+        if !force {
+            return Err(format!("container {id:?} is not stopped (use --force)"));
+        }
+        send(saved.pid, libc::SIGKILL)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while state::alive(saved.pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    std::fs::remove_dir_all(state::dir(root, id)).map_err(|e| format!("cannot delete {id:?}: {e}"))
+}
+
+fn send(pid: i32, sig: i32) -> Result<()> {
+    // SAFETY: kill has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        return Err(format!("kill {pid}: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// A signal by number, name or SIG-name (`15`, `TERM`, `SIGTERM`).
+fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("invalid signal {s:?}"))
+        };
+    }
+    let name = s.strip_prefix("SIG").unwrap_or(s).to_ascii_uppercase();
+    (1..=64)
+        .find(|&n| abi::signal::name(n).is_some_and(|m| m.strip_prefix("SIG") == Some(&name)))
+        .ok_or_else(|| format!("invalid signal {s:?}"))
+}
+
+fn wait_child(pid: i32) -> u8 {
+    let mut status = 0;
+    // SAFETY: waitpid writes one int through the valid pointer.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    if r != pid {
+        return 125;
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status) as u8
+    } else {
+        128u8.wrapping_add(libc::WTERMSIG(status) as u8)
+    }
+}
+
+/// The current time in RFC 3339 (UTC).
+fn rfc3339_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+use std::os::unix::fs::OpenOptionsExt;

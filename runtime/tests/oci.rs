@@ -1,0 +1,262 @@
+//! The OCI lifecycle, driving the binary over a bundle built at test time: busybox-static
+//! and a compiled static C program in the root file system.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use ringfence_tests::fixture_dir;
+use serde_json::Value;
+
+fn ringfence(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .arg("--root")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("ringfence runs")
+}
+
+/// A bundle whose root holds busybox and a static hello, with `args` as the process.
+fn bundle(name: &str, args: &[&str]) -> Option<PathBuf> {
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.exists() {
+        eprintln!("skipping: /bin/busybox is missing (Debian's busybox-static)");
+        return None;
+    }
+    let dir = fixture_dir().join(format!("bundle-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = dir.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).expect("rootfs");
+    std::fs::copy(busybox, bin.join("busybox")).expect("busybox");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/hello.c");
+    let ok = Command::new("gcc")
+        .args(["-O2", "-static", "-o"])
+        .arg(bin.join("hello"))
+        .arg(&src)
+        .status()
+        .expect("gcc runs")
+        .success();
+    assert!(ok, "gcc failed");
+    let platform = if Path::new("/dev/kvm").exists() {
+        "kvm"
+    } else {
+        "ptrace"
+    };
+    let config = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": { "terminal": false, "user": { "uid": 0, "gid": 0 }, "args": args,
+                     "env": ["PATH=/bin", "GREETING=hi"], "cwd": "/" },
+        "root": { "path": "rootfs", "readonly": false },
+        "hostname": "boxy",
+        "mounts": [ { "destination": "/proc", "type": "proc", "source": "proc" } ],
+        "annotations": { "dev.ringfence.platform": platform, "org.example": "yes" },
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).expect("config");
+    Some(dir)
+}
+
+/// `create`, with the container's stdio going to files: the container keeps the standard
+/// streams it is given, so pipes captured by `output()` would stay open until it exits.
+fn create(state: &Path, bundle: &Path, id: &str, extra: &[&str]) -> (bool, String) {
+    let err = bundle.join(format!("{id}.stderr"));
+    let status = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .arg("--root")
+        .arg(state)
+        .args(["create", "--bundle"])
+        .arg(bundle)
+        .args(extra)
+        .arg(id)
+        .stdout(std::fs::File::create(bundle.join(format!("{id}.stdout"))).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .status()
+        .expect("ringfence runs");
+    (
+        status.success(),
+        std::fs::read_to_string(&err).unwrap_or_default(),
+    )
+}
+
+fn state_of(state: &Path, id: &str) -> Value {
+    let out = ringfence(state, &["state", id]);
+    assert!(
+        out.status.success(),
+        "state: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("state is JSON")
+}
+
+fn wait_status(state: &Path, id: &str, want: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = state_of(state, id);
+        if s["status"] == want || Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn lifecycle_create_start_kill_delete() {
+    let Some(bundle) = bundle(
+        "life",
+        &[
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "echo started; exec /bin/busybox sleep 60",
+        ],
+    ) else {
+        return;
+    };
+    let state = fixture_dir().join(format!("state-life-{}", std::process::id()));
+    let id = "life";
+    let b = bundle.to_str().expect("utf-8 path");
+    let pid_file = bundle.join("pid");
+    let (ok, stderr) = create(
+        &state,
+        &bundle,
+        id,
+        &["--pid-file", pid_file.to_str().unwrap_or("")],
+    );
+    assert!(ok, "create: {stderr}");
+
+    let s = state_of(&state, id);
+    assert_eq!(s["ociVersion"], "1.2.0");
+    assert_eq!(s["id"], id);
+    assert_eq!(s["status"], "created");
+    assert_eq!(s["bundle"], b);
+    assert_eq!(s["annotations"]["org.example"], "yes");
+    let pid = s["pid"].as_i64().expect("pid");
+    assert!(pid > 0);
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).expect("pid file"),
+        pid.to_string()
+    );
+
+    let out = ringfence(&state, &["start", id]);
+    assert!(
+        out.status.success(),
+        "start: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = wait_status(&state, id, "running");
+    assert_eq!(s["status"], "running");
+    assert_eq!(s["pid"].as_i64(), Some(pid));
+    let out = ringfence(&state, &["start", id]);
+    assert!(!out.status.success(), "a second start fails");
+
+    let list = ringfence(&state, &["list", "--format", "json"]);
+    let list: Value = serde_json::from_slice(&list.stdout).expect("list is JSON");
+    assert_eq!(list[0]["id"], id);
+
+    let out = ringfence(&state, &["delete", id]);
+    assert!(
+        !out.status.success(),
+        "delete of a running container needs --force"
+    );
+
+    let out = ringfence(&state, &["kill", id, "SIGTERM"]);
+    assert!(
+        out.status.success(),
+        "kill: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = wait_status(&state, id, "stopped");
+    assert_eq!(s["status"], "stopped");
+    assert_eq!(s["pid"], 0);
+
+    let out = ringfence(&state, &["delete", id]);
+    assert!(
+        out.status.success(),
+        "delete: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!state.join(id).exists(), "no state is left");
+    let out = ringfence(&state, &["state", id]);
+    assert!(!out.status.success());
+    let _ = std::fs::remove_dir_all(&bundle);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn run_propagates_output_environment_hostname_and_exit_code() {
+    let script = "echo $GREETING from $(/bin/busybox uname -n); /bin/hello; exit 7";
+    let Some(bundle) = bundle("run", &["/bin/busybox", "sh", "-c", script]) else {
+        return;
+    };
+    let state = fixture_dir().join(format!("state-run-{}", std::process::id()));
+    let out = ringfence(
+        &state,
+        &["run", "--bundle", bundle.to_str().unwrap_or(""), "r1"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hi from boxy\nhello from nobody with 0 argument(s)\n"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !state.join("r1").exists(),
+        "run without --keep leaves no state"
+    );
+    let _ = std::fs::remove_dir_all(&bundle);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_no_leftover_state() {
+    let state = fixture_dir().join(format!("state-bad-{}", std::process::id()));
+    let check = |args: &[&str], wanted: &str| {
+        let out = ringfence(&state, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(stderr.contains(wanted), "{args:?}: {stderr}");
+    };
+    check(
+        &["create", "--bundle", "/nonexistent/bundle", "x1"],
+        "not a directory",
+    );
+    let bad = fixture_dir().join(format!("bad-bundle-{}", std::process::id()));
+    std::fs::create_dir_all(&bad).expect("bad bundle");
+    std::fs::write(bad.join("config.json"), "{ not json").expect("bad config");
+    check(
+        &["create", "--bundle", bad.to_str().unwrap_or(""), "x2"],
+        "config.json",
+    );
+    check(&["state", "nosuch"], "does not exist");
+    check(&["kill", "nosuch", "TERM"], "does not exist");
+    check(&["delete", "nosuch"], "does not exist");
+    check(
+        &["create", "--bundle", "/tmp", "../escape"],
+        "invalid container id",
+    );
+    assert!(
+        ringfence_state_empty(&state),
+        "nothing was left under --root"
+    );
+    if let Some(bundle) = bundle("dup", &["/bin/busybox", "sleep", "30"]) {
+        let b = bundle.to_str().unwrap_or("");
+        assert!(create(&state, &bundle, "dup", &[]).0);
+        check(&["create", "--bundle", b, "dup"], "already exists");
+        assert!(
+            ringfence(&state, &["delete", "--force", "dup"])
+                .status
+                .success()
+        );
+        assert!(ringfence_state_empty(&state));
+        let _ = std::fs::remove_dir_all(&bundle);
+    }
+    let _ = std::fs::remove_dir_all(&bad);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+fn ringfence_state_empty(state: &Path) -> bool {
+    std::fs::read_dir(state).map_or(true, |mut d| d.next().is_none())
+}
