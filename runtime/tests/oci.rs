@@ -260,3 +260,38 @@ fn bad_input_is_a_clear_error_with_no_leftover_state() {
 fn ringfence_state_empty(state: &Path) -> bool {
     std::fs::read_dir(state).map_or(true, |mut d| d.next().is_none())
 }
+
+#[test]
+fn spec_writes_a_config_that_runs() {
+    let Some(bundle) = bundle("spec", &["/bin/busybox", "true"]) else {
+        return;
+    };
+    let config = bundle.join("config.json");
+    std::fs::remove_file(&config).expect("remove the test's config");
+    let state = fixture_dir().join(format!("state-spec-{}", std::process::id()));
+    let b = bundle.to_str().unwrap_or("");
+    let out = ringfence(&state, &["spec", "--bundle", b]);
+    assert!(
+        out.status.success(),
+        "spec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ringfence(&state, &["spec", "--bundle", b]);
+    assert!(!out.status.success(), "spec does not overwrite a config");
+
+    let mut spec: Value =
+        serde_json::from_slice(&std::fs::read(&config).expect("config written")).expect("JSON");
+    spec["process"]["args"] = serde_json::json!(["/bin/busybox", "uname", "-n"]);
+    std::fs::write(&config, spec.to_string()).expect("config");
+    let out = ringfence(&state, &["run", "--bundle", b, "s1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}\n", spec["hostname"].as_str().unwrap_or("?")),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+    assert!(ringfence_state_empty(&state), "run deletes the container");
+    let _ = std::fs::remove_dir_all(&bundle);
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -135,8 +135,13 @@ pub fn common(global: &GlobalOpts, cmd: CommonCmd) -> Result<ExitCode> {
             }
             // The sandbox provides /proc, /dev and /tmp itself; nothing else is mounted.
             spec.set_mounts(None);
-            spec.save(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            spec.set_hostname(Some("ringfence".into()));
+            if let Some(root) = spec.root_mut() {
+                // Writes go to the sandbox's private layer; read-only roots are not done yet.
+                root.set_readonly(Some(false));
+            }
+            let text = serde_json::to_string_pretty(&spec).map_err(|e| e.to_string())?;
+            std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         CommonCmd::Features(_) => {
