@@ -1,6 +1,5 @@
 //! The `ringfence` binary end to end.
 
-use std::path::Path;
 use std::process::Command;
 
 fn ringfence(args: &[&str]) -> std::process::Output {
@@ -10,8 +9,9 @@ fn ringfence(args: &[&str]) -> std::process::Output {
         .expect("ringfence runs")
 }
 
+#[cfg(target_arch = "x86_64")]
 fn have_kvm() -> bool {
-    let present = Path::new("/dev/kvm").exists();
+    let present = std::path::Path::new("/dev/kvm").exists();
     if !present {
         eprintln!("skipping: /dev/kvm does not exist on this host");
     }
@@ -46,7 +46,7 @@ fn platform_names_the_backend() {
     let out = ringfence(&["platform"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    let expected = if Path::new("/sys/module/kvm_pvm").exists() {
+    let expected = if std::path::Path::new("/sys/module/kvm_pvm").exists() {
         "software backend"
     } else {
         "hardware backend"
