@@ -35,15 +35,12 @@ pub fn run(
         envp: std::env::vars().map(|(k, v)| format!("{k}={v}")).collect(),
         hostname: None,
     };
-    run_options(platform, &opts, stats)
+    run_options(platform, &opts, stats).map(ExitCode::from)
 }
 
-/// Run `opts` on `platform` (default: kvm when /dev/kvm works, else ptrace).
-pub fn run_options(
-    platform: Option<PlatformChoice>,
-    opts: &Options,
-    stats: bool,
-) -> Result<ExitCode> {
+/// Run `opts` on `platform` (default: kvm when /dev/kvm works, else ptrace); the program's
+/// exit status as a shell reports it.
+pub fn run_options(platform: Option<PlatformChoice>, opts: &Options, stats: bool) -> Result<u8> {
     let choice = match platform {
         Some(p) => p,
         None if Path::new("/dev/kvm").exists() => PlatformChoice::Kvm,
@@ -59,7 +56,7 @@ pub fn run_options(
     if stats {
         eprintln!("ringfence-stats: {}", outcome.stats);
     }
-    Ok(ExitCode::from(outcome.status.code() as u8))
+    Ok(outcome.status.code() as u8)
 }
 
 /// The exit status for a program that could not start, as shells report it: 127 when it

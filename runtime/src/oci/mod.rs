@@ -8,6 +8,7 @@ mod state;
 use std::ffi::CString;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -30,9 +31,7 @@ pub fn standard(global: &GlobalOpts, cmd: StandardCmd) -> Result<ExitCode> {
     let root = root(global);
     match cmd {
         StandardCmd::Create(c) => {
-            if c.console_socket.is_some() {
-                return Err("--console-socket: terminals are not supported yet".into());
-            }
+            refuse_console(c.console_socket.as_deref())?;
             create(&root, &c.container_id, &c.bundle, c.pid_file.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -63,9 +62,7 @@ pub fn common(global: &GlobalOpts, cmd: CommonCmd) -> Result<ExitCode> {
     let root = root(global);
     match cmd {
         CommonCmd::Run(r) => {
-            if r.console_socket.is_some() {
-                return Err("--console-socket: terminals are not supported yet".into());
-            }
+            refuse_console(r.console_socket.as_deref())?;
             let pid = create(&root, &r.container_id, &r.bundle, r.pid_file.as_deref())?;
             if let Err(e) = start(&root, &r.container_id) {
                 let _ = delete(&root, &r.container_id, true);
@@ -162,6 +159,13 @@ pub fn common(global: &GlobalOpts, cmd: CommonCmd) -> Result<ExitCode> {
     }
 }
 
+fn refuse_console(socket: Option<&Path>) -> Result<()> {
+    match socket {
+        Some(_) => Err("--console-socket: terminals are not supported yet".into()),
+        None => Ok(()),
+    }
+}
+
 fn command_name(cmd: &CommonCmd) -> &'static str {
     match cmd {
         CommonCmd::Exec(_) => "exec",
@@ -246,19 +250,12 @@ fn sandbox_process(fifo: &Path, c: &bundle::Container) -> i32 {
         hostname: c.hostname.clone(),
     };
     match run_options(platform, &opts, false) {
-        Ok(code) => exit_code_value(code),
+        Ok(code) => code.into(),
         Err(e) => {
             eprintln!("ringfence: {e}");
             crate::run::failure_code(e.as_ref()).into()
         }
     }
-}
-
-fn exit_code_value(code: ExitCode) -> i32 {
-    // ExitCode hides its value; compare against the 256 possible ones.
-    (0..=255u8)
-        .find(|&v| ExitCode::from(v) == code)
-        .map_or(1, i32::from)
 }
 
 /// `start`: release the sandbox process.
@@ -348,5 +345,3 @@ fn wait_child(pid: i32) -> u8 {
 fn rfc3339_now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
-
-use std::os::unix::fs::OpenOptionsExt;
