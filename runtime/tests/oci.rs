@@ -251,6 +251,21 @@ fn bad_input_is_a_clear_error_with_no_leftover_state() {
                 .success()
         );
         assert!(ringfence_state_empty(&state));
+
+        // Fields the sandbox cannot honour are refused by name.
+        let config = bundle.join("config.json");
+        let original: Value =
+            serde_json::from_slice(&std::fs::read(&config).expect("config")).expect("JSON");
+        let mut edited = original.clone();
+        edited["annotations"]["dev.ringfence.platform"] = "hvf".into();
+        std::fs::write(&config, edited.to_string()).expect("config");
+        check(&["create", "--bundle", b, "x3"], "dev.ringfence.platform");
+        let mut edited = original;
+        edited["mounts"] = serde_json::json!([{ "destination": "/tmp", "type": "bind",
+            "source": "/var/tmp", "options": ["rbind", "rw"] }]);
+        std::fs::write(&config, edited.to_string()).expect("config");
+        check(&["create", "--bundle", b, "x4"], "mounts[0] (/tmp)");
+        assert!(ringfence_state_empty(&state));
         let _ = std::fs::remove_dir_all(&bundle);
     }
     let _ = std::fs::remove_dir_all(&bad);

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Spec;
 
 use super::state::Result;
+use crate::run::PlatformChoice;
+
+/// The annotation that chooses the platform.
+pub(super) const PLATFORM_ANNOTATION: &str = "dev.ringfence.platform";
 
 /// What a container runs.
 pub struct Container {
@@ -14,7 +18,7 @@ pub struct Container {
     pub envp: Vec<String>,
     pub cwd: String,
     pub hostname: Option<String>,
-    pub platform: Option<String>,
+    pub platform: Option<PlatformChoice>,
     pub annotations: serde_json::Value,
 }
 
@@ -68,7 +72,13 @@ pub fn load(bundle: &Path) -> Result<Container> {
     };
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let dest = m.destination().to_string_lossy();
-        if !PROVIDED.contains(&dest.as_ref()) {
+        // A bind mount brings host files in: over a provided path it is not satisfied either.
+        let bind = m.typ().as_deref() == Some("bind")
+            || m.options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind");
+        if bind || !PROVIDED.contains(&dest.as_ref()) {
             return Err(format!(
                 "mounts[{i}] ({dest}): mounts other than the sandbox's own /proc, /dev, /sys and \
                  /tmp are not supported yet"
@@ -79,7 +89,16 @@ pub fn load(bundle: &Path) -> Result<Container> {
         return Err("hooks: hooks are not supported yet".into());
     }
     let annotations = spec.annotations().clone().unwrap_or_default();
-    let platform = annotations.get("dev.ringfence.platform").cloned();
+    let platform = match annotations.get(PLATFORM_ANNOTATION).map(String::as_str) {
+        None => None,
+        Some("kvm") => Some(PlatformChoice::Kvm),
+        Some("ptrace") => Some(PlatformChoice::Ptrace),
+        Some(other) => {
+            return Err(format!(
+                "annotations[{PLATFORM_ANNOTATION}]: {other:?} is not a platform (kvm, ptrace)"
+            ));
+        }
+    };
     Ok(Container {
         root: root_path,
         argv,

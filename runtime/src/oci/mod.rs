@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use liboci_cli::{CommonCmd, GlobalOpts, StandardCmd};
 use serde_json::json;
 
-use crate::run::{PlatformChoice, run_options};
+use crate::run::run_options;
 pub use state::Result;
 use state::Saved;
 
@@ -147,7 +147,7 @@ pub fn common(global: &GlobalOpts, cmd: CommonCmd) -> Result<ExitCode> {
                 "ociVersionMax": "1.2.0",
                 "hooks": [],
                 "mountOptions": [],
-                "annotations": { "dev.ringfence.platform": "kvm or ptrace" },
+                "annotations": { bundle::PLATFORM_ANNOTATION: "kvm or ptrace" },
             });
             println!(
                 "{}",
@@ -237,11 +237,6 @@ fn sandbox_process(fifo: &Path, c: &bundle::Container) -> i32 {
     if !matches!(released, Ok(1)) {
         return 125;
     }
-    let platform = match c.platform.as_deref() {
-        Some("kvm") => Some(PlatformChoice::Kvm),
-        Some("ptrace") => Some(PlatformChoice::Ptrace),
-        _ => None,
-    };
     let opts = sentry::sandbox::Options {
         root: c.root.clone(),
         argv: c.argv.clone(),
@@ -249,7 +244,7 @@ fn sandbox_process(fifo: &Path, c: &bundle::Container) -> i32 {
         cwd: c.cwd.clone(),
         hostname: c.hostname.clone(),
     };
-    match run_options(platform, &opts, false) {
+    match run_options(c.platform, &opts, false) {
         Ok(code) => code.into(),
         Err(e) => {
             eprintln!("ringfence: {e}");
