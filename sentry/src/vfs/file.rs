@@ -278,20 +278,9 @@ impl OpenFile {
         self.check_read()?;
         let mut pos = lock(&self.offset);
         let flags = self.flags();
-        let mut total = 0;
-        for buf in bufs.iter_mut() {
-            match self.ops.read(buf, &mut pos, flags) {
-                Ok(n) => {
-                    total += n;
-                    if n < buf.len() {
-                        break;
-                    }
-                }
-                Err(e) if total == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(total)
+        each_buffer(bufs.iter_mut(), |buf, _| {
+            self.ops.read(buf, &mut pos, flags)
+        })
     }
 
     /// `write`: at the file offset (or the end under `O_APPEND`), which advances.
@@ -306,20 +295,7 @@ impl OpenFile {
         self.check_write()?;
         let mut pos = lock(&self.offset);
         let flags = self.flags();
-        let mut total = 0;
-        for buf in bufs {
-            match self.ops.write(buf, &mut pos, flags) {
-                Ok(n) => {
-                    total += n;
-                    if n < buf.len() {
-                        break;
-                    }
-                }
-                Err(e) if total == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(total)
+        each_buffer(bufs.iter(), |buf, _| self.ops.write(buf, &mut pos, flags))
     }
 
     /// `pread`: at `offset`, leaving the file offset alone.
@@ -338,21 +314,9 @@ impl OpenFile {
             return Err(Errno::EINVAL);
         }
         self.check_read()?;
-        let mut total = 0usize;
-        for buf in bufs.iter_mut() {
-            let at = offset.checked_add(total as i64).ok_or(Errno::EINVAL)?;
-            match self.ops.pread(buf, at) {
-                Ok(n) => {
-                    total += n;
-                    if n < buf.len() {
-                        break;
-                    }
-                }
-                Err(e) if total == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(total)
+        each_buffer(bufs.iter_mut(), |buf, done| {
+            self.ops.pread(buf, offset_after(offset, done)?)
+        })
     }
 
     /// `pwrite`: at `offset`, leaving the file offset alone.
@@ -371,21 +335,9 @@ impl OpenFile {
         }
         self.check_write()?;
         let flags = self.flags();
-        let mut total = 0usize;
-        for buf in bufs {
-            let at = offset.checked_add(total as i64).ok_or(Errno::EINVAL)?;
-            match self.ops.pwrite(buf, at, flags) {
-                Ok(n) => {
-                    total += n;
-                    if n < buf.len() {
-                        break;
-                    }
-                }
-                Err(e) if total == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(total)
+        each_buffer(bufs.iter(), |buf, done| {
+            self.ops.pwrite(buf, offset_after(offset, done)?, flags)
+        })
     }
 
     /// `lseek`: sets and returns the new offset.
@@ -482,6 +434,37 @@ impl FileOps for PathOps {
     fn stat(&self) -> Result<FileStat, Errno> {
         self.inode.stat()
     }
+}
+
+/// The vectored I/O loop: `op(buffer, bytes done so far)` on each buffer in order, stopping
+/// at the first short transfer; an error after some bytes moved is dropped, as Linux does.
+fn each_buffer<B: AsRef<[u8]>>(
+    bufs: impl Iterator<Item = B>,
+    mut op: impl FnMut(B, usize) -> Result<usize, Errno>,
+) -> Result<usize, Errno> {
+    let mut total = 0;
+    for buf in bufs {
+        let len = buf.as_ref().len();
+        match op(buf, total) {
+            Ok(n) => {
+                total += n;
+                if n < len {
+                    break;
+                }
+            }
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(total)
+}
+
+/// `offset + done`, or EINVAL past the largest offset.
+fn offset_after(offset: i64, done: usize) -> Result<i64, Errno> {
+    i64::try_from(done)
+        .ok()
+        .and_then(|d| offset.checked_add(d))
+        .ok_or(Errno::EINVAL)
 }
 
 #[cfg(test)]
