@@ -39,6 +39,12 @@ enum Command {
         /// Print counters to stderr at exit (a line starting `ringfence-stats:`).
         #[arg(long)]
         stats: bool,
+        /// Share a host directory or file: HOST:SANDBOX, read-write, or HOST:SANDBOX:ro.
+        #[arg(short = 'v', long = "volume", value_name = "HOST:SANDBOX[:ro]", value_parser = run::parse_volume)]
+        volumes: Vec<sentry::vfs::MountSpec>,
+        /// Make the root read-only: writes fail with EROFS instead of staying in memory.
+        #[arg(long)]
+        read_only: bool,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         program: Vec<String>,
@@ -105,8 +111,19 @@ fn main() -> ExitCode {
             platform,
             root,
             stats,
+            volumes,
+            read_only,
             program,
-        } => run::run(platform, &root, stats, program),
+        } => run::run(
+            platform,
+            &run::Tree {
+                root,
+                mounts: volumes,
+                readonly_root: read_only,
+            },
+            stats,
+            program,
+        ),
         Command::Platform => check::platform(),
         Command::Check { syscalls, backend } => check::run(syscalls, backend.as_deref()),
     };

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use sentry::sandbox::{Options, Outcome, SandboxError, Signaller};
+use sentry::vfs::{MountKind, MountSpec};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -14,12 +15,44 @@ pub enum PlatformChoice {
     Ptrace,
 }
 
+/// The file system a `ringfence do` sandbox sees.
+pub struct Tree {
+    pub root: PathBuf,
+    pub mounts: Vec<MountSpec>,
+    pub readonly_root: bool,
+}
+
+/// Parses `--volume HOST:SANDBOX[:ro|:rw]`: the host path must exist, the sandbox path be
+/// absolute.
+pub fn parse_volume(s: &str) -> std::result::Result<MountSpec, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (host, dest, readonly) = match parts.as_slice() {
+        [h, d] => (*h, *d, false),
+        [h, d, "ro"] => (*h, *d, true),
+        [h, d, "rw"] => (*h, *d, false),
+        [_, _, o] => return Err(format!("unknown volume option {o:?} (ro or rw)")),
+        _ => return Err("expected HOST:SANDBOX or HOST:SANDBOX:ro".into()),
+    };
+    if !dest.starts_with('/') {
+        return Err(format!("{dest}: the sandbox path must be absolute"));
+    }
+    let source = Path::new(host)
+        .canonicalize()
+        .map_err(|e| format!("{host}: {e}"))?;
+    Ok(MountSpec {
+        destination: dest.to_string(),
+        kind: MountKind::Bind { source },
+        readonly,
+    })
+}
+
 pub fn run(
     platform: Option<PlatformChoice>,
-    root: &Path,
+    tree: &Tree,
     stats: bool,
     argv: Vec<String>,
 ) -> Result<ExitCode> {
+    let root = tree.root.as_path();
     if !root.is_dir() {
         return Err(format!("--root {}: not a directory", root.display()).into());
     }
@@ -34,6 +67,8 @@ pub fn run(
         argv,
         envp: std::env::vars().map(|(k, v)| format!("{k}={v}")).collect(),
         hostname: None,
+        readonly_root: tree.readonly_root,
+        mounts: tree.mounts.clone(),
     };
     run_options(platform, &opts, stats).map(ExitCode::from)
 }

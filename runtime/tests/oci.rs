@@ -211,6 +211,63 @@ fn run_propagates_output_environment_hostname_and_exit_code() {
 }
 
 #[test]
+fn mounts_bind_host_paths_and_read_only_holds() {
+    let script = "cat /data/in.txt /etc/motd; echo out > /data/out.txt; \
+                  echo x > /etc/motd || echo motd refused; echo x > /etc/new || echo etc refused; \
+                  echo x > /ro/in.txt || echo ro refused; echo y > /scratch/y && echo scratch ok";
+    let Some(bundle) = bundle("mounts", &["/bin/busybox", "sh", "-c", script]) else {
+        return;
+    };
+    let host = bundle.join("shared");
+    std::fs::create_dir_all(&host).expect("shared dir");
+    std::fs::write(host.join("in.txt"), "shared in\n").expect("in.txt");
+    let motd = bundle.join("motd");
+    std::fs::write(&motd, "message of the day\n").expect("motd");
+    let config = bundle.join("config.json");
+    let mut spec: Value =
+        serde_json::from_slice(&std::fs::read(&config).expect("config")).expect("JSON");
+    spec["root"]["readonly"] = true.into();
+    spec["mounts"] = serde_json::json!([
+        { "destination": "/proc", "type": "proc", "source": "proc" },
+        { "destination": "/data", "type": "bind", "source": host, "options": ["rbind", "rw"] },
+        { "destination": "/ro", "type": "bind", "source": host, "options": ["rbind", "ro"] },
+        { "destination": "/etc/motd", "type": "bind", "source": "motd", "options": ["bind", "ro"] },
+        { "destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"] },
+    ]);
+    std::fs::write(&config, spec.to_string()).expect("config");
+    let state = fixture_dir().join(format!("state-mounts-{}", std::process::id()));
+    let out = ringfence(
+        &state,
+        &["run", "--bundle", bundle.to_str().unwrap_or(""), "m1"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "shared in\nmessage of the day\nmotd refused\netc refused\nro refused\nscratch ok\n",
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Read-only file system"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("out.txt"))
+            .ok()
+            .as_deref(),
+        Some("out\n"),
+        "the read-write bind mount reached the host"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&motd).ok().as_deref(),
+        Some("message of the day\n")
+    );
+    assert!(!bundle.join("rootfs/etc/new").exists());
+    let _ = std::fs::remove_dir_all(&bundle);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
 fn bad_input_is_a_clear_error_with_no_leftover_state() {
     let state = fixture_dir().join(format!("state-bad-{}", std::process::id()));
     let check = |args: &[&str], wanted: &str| {
@@ -260,11 +317,28 @@ fn bad_input_is_a_clear_error_with_no_leftover_state() {
         edited["annotations"]["dev.ringfence.platform"] = "hvf".into();
         std::fs::write(&config, edited.to_string()).expect("config");
         check(&["create", "--bundle", b, "x3"], "dev.ringfence.platform");
-        let mut edited = original;
-        edited["mounts"] = serde_json::json!([{ "destination": "/tmp", "type": "bind",
-            "source": "/var/tmp", "options": ["rbind", "rw"] }]);
-        std::fs::write(&config, edited.to_string()).expect("config");
-        check(&["create", "--bundle", b, "x4"], "mounts[0] (/tmp)");
+        for (mounts, wanted) in [
+            (
+                serde_json::json!([{ "destination": "/proc", "type": "bind",
+                    "source": "/proc", "options": ["rbind", "rw"] }]),
+                "mounts[0] (/proc)",
+            ),
+            (
+                serde_json::json!([{ "destination": "/proc", "type": "proc" },
+                    { "destination": "/data", "type": "bind",
+                      "source": "/nonexistent/dir", "options": ["rbind"] }]),
+                "mounts[1] (/data): source /nonexistent/dir",
+            ),
+            (
+                serde_json::json!([{ "destination": "/mnt", "type": "nfs", "source": "x:/y" }]),
+                "mounts[0] (/mnt): \"nfs\" mounts are not supported",
+            ),
+        ] {
+            let mut edited = original.clone();
+            edited["mounts"] = mounts;
+            std::fs::write(&config, edited.to_string()).expect("config");
+            check(&["create", "--bundle", b, "x4"], wanted);
+        }
         assert!(ringfence_state_empty(&state));
         let _ = std::fs::remove_dir_all(&bundle);
     }

@@ -26,6 +26,10 @@ pub struct Options {
     pub cwd: String,
     /// The sandbox's host name (uname's nodename); "ringfence" by default.
     pub hostname: Option<String>,
+    /// Changes to the root fail with `EROFS` (else they stay in the sandbox's memory).
+    pub readonly_root: bool,
+    /// Bind mounts and tmpfs instances, in order, beyond the sandbox's own.
+    pub mounts: Vec<vfs::MountSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +110,7 @@ pub fn run<P: Platform>(
         program: program.clone(),
         errno,
     };
-    let vfs = Arc::new(Vfs::new_sandbox(&opts.root)?);
+    let vfs = Arc::new(Vfs::new_sandbox(&opts.root, &opts.mounts)?);
     let mut ctx = vfs.new_context();
     // A working directory missing from the sandbox leaves the program at the root.
     let mut cwd_ctx = ctx.clone();
@@ -144,6 +148,7 @@ pub fn run<P: Platform>(
     let exe = exec::resolved_path(&vfs, &proc_root, path.as_bytes());
     task.proc.exec(&task.mm, &exe, &argv);
     mount_proc(&kernel, &proc_root)?;
+    vfs.apply_readonly(opts.readonly_root, &opts.mounts)?;
     let (target, pid) = (Arc::downgrade(&kernel), task.tgid);
     started(Signaller(Arc::new(move |sig| {
         if let Some(kernel) = target.upgrade() {
@@ -166,6 +171,7 @@ fn mount_proc<P: Platform>(kernel: &Kernel<P>, ctx: &FsContext) -> Result<(), Sa
     let _ = vfs.mkdir(ctx, At::Cwd, b"/proc", 0o555);
     let fs = crate::procfs::new(kernel.procs.clone(), kernel.platform.memory().size());
     vfs.mount(ctx, At::Cwd, b"/proc", fs)
+        .map(drop)
         .map_err(|errno| SandboxError::Exec {
             program: "/proc".into(),
             errno,

@@ -124,7 +124,7 @@ fn concurrent_changes_on_the_overlay() {
     }
     let before = snapshot(&t.base);
     {
-        let vfs = Arc::new(Vfs::new_sandbox(&t.root).unwrap());
+        let vfs = Arc::new(Vfs::new_sandbox(&t.root, &[]).unwrap());
         vfs.set_dentry_cache_limit(32);
         storm(vfs, 8, 10_000);
     }
@@ -134,7 +134,7 @@ fn concurrent_changes_on_the_overlay() {
 #[test]
 fn timestamps_follow_changes() {
     let t = TempTree::new("times");
-    let vfs = Vfs::new_sandbox(&t.root).unwrap();
+    let vfs = Vfs::new_sandbox(&t.root, &[]).unwrap();
     let ctx = vfs.new_context();
     for root in ["/tmp", "/data"] {
         let dir = root.as_bytes();

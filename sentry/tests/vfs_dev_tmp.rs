@@ -17,7 +17,7 @@ use support::*;
 #[test]
 fn memory_devices() {
     let t = TempTree::new("dev");
-    let vfs = Vfs::new_sandbox(&t.root).unwrap();
+    let vfs = Vfs::new_sandbox(&t.root, &[]).unwrap();
     let ctx = vfs.new_context();
     let mut buf = [7u8; 64];
     // null: reads end at once, writes vanish.
@@ -76,7 +76,7 @@ fn tmp_is_its_own_file_system() {
     std::fs::write(t.host("tmp/host-file"), b"host").unwrap();
     let before = snapshot(&t.base);
     {
-        let vfs = Vfs::new_sandbox(&t.root).unwrap();
+        let vfs = Vfs::new_sandbox(&t.root, &[]).unwrap();
         let ctx = vfs.new_context();
         // The host's tmp directory is covered.
         assert_eq!(list(&vfs, &ctx, "/tmp").unwrap(), Vec::<String>::new());
@@ -125,7 +125,7 @@ fn tmp_is_its_own_file_system() {
         assert_eq!(recs[0].0, ".");
         assert_eq!(recs[1], ("..".to_string(), tmp.ino, DT_DIR));
         // Each sandbox has its own /tmp.
-        let other = Vfs::new_sandbox(&t.root).unwrap();
+        let other = Vfs::new_sandbox(&t.root, &[]).unwrap();
         let octx = other.new_context();
         assert_eq!(list(&other, &octx, "/tmp").unwrap(), Vec::<String>::new());
     }

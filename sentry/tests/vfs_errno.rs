@@ -26,7 +26,7 @@ fn on_both(check: impl Fn(&Vfs, &FsContext)) {
     let t = TempTree::new("errno");
     let before = snapshot(&t.base);
     {
-        let vfs = Vfs::new_sandbox(&t.root).unwrap();
+        let vfs = Vfs::new_sandbox(&t.root, &[]).unwrap();
         let ctx = vfs.new_context();
         vfs.mkdir(&ctx, At::Cwd, b"/w", 0o755).unwrap();
         check(&vfs, &ctx);

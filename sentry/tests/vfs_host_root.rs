@@ -12,7 +12,7 @@ use support::*;
 
 #[test]
 fn reads_the_host_root() {
-    let vfs = Vfs::new_sandbox(Path::new("/")).unwrap();
+    let vfs = Vfs::new_sandbox(Path::new("/"), &[]).unwrap();
     let ctx = vfs.new_context();
     let names = list(&vfs, &ctx, "/").unwrap();
     assert!(names.contains(&"etc".to_string()), "{names:?}");
@@ -67,7 +67,7 @@ fn host_root_is_not_written() {
     let before = std::fs::metadata(&host_path).unwrap();
     let sandbox_path = format!("/var/tmp/{name}");
     {
-        let vfs = Vfs::new_sandbox(Path::new("/")).unwrap();
+        let vfs = Vfs::new_sandbox(Path::new("/"), &[]).unwrap();
         let ctx = vfs.new_context();
         assert_eq!(read_file(&vfs, &ctx, &sandbox_path).unwrap(), b"original\n");
         write_file(&vfs, &ctx, &sandbox_path, b"changed in the sandbox\n").unwrap();
@@ -96,7 +96,7 @@ fn host_root_is_not_written() {
 
 #[test]
 fn walks_a_large_host_tree_within_the_descriptor_budget() {
-    let vfs = Vfs::new_sandbox(Path::new("/")).unwrap();
+    let vfs = Vfs::new_sandbox(Path::new("/"), &[]).unwrap();
     vfs.set_dentry_cache_limit(256);
     let ctx = vfs.new_context();
     // Breadth-first over /usr, up to a few thousand names.

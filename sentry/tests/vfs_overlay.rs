@@ -12,7 +12,7 @@ use sentry::vfs::{At, FileType, OpenFlags, RENAME_NOREPLACE, SandboxError, Vfs};
 use support::*;
 
 fn sandbox(t: &TempTree) -> Vfs {
-    Vfs::new_sandbox(&t.root).unwrap()
+    Vfs::new_sandbox(&t.root, &[]).unwrap()
 }
 
 #[test]
@@ -428,12 +428,12 @@ fn hard_links_and_new_files() {
 #[test]
 fn root_must_be_a_directory() {
     let t = TempTree::new("notdir");
-    match Vfs::new_sandbox(&t.host("data/file.txt")) {
+    match Vfs::new_sandbox(&t.host("data/file.txt"), &[]) {
         Err(SandboxError::NotADirectory(p)) => assert!(p.ends_with("file.txt")),
         other => panic!("unexpected: {:?}", other.err()),
     }
     assert!(matches!(
-        Vfs::new_sandbox(&t.host("missing")),
+        Vfs::new_sandbox(&t.host("missing"), &[]),
         Err(SandboxError::Root {
             errno: Errno::ENOENT,
             ..

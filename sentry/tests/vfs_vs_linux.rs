@@ -616,7 +616,7 @@ fn file_io_matches_linux() {
     compare_io("tmpfs", native.clone(), sandbox_io(&vfs, &ctx, "/file"));
     // On the overlay, over a host file with the same starting contents (none: created).
     let lower = temp_dir("io-lower");
-    let vfs = Vfs::new_sandbox(&lower).unwrap();
+    let vfs = Vfs::new_sandbox(&lower, &[]).unwrap();
     let ctx = vfs.new_context();
     compare_io("overlay", native, sandbox_io(&vfs, &ctx, "/file"));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -648,7 +648,7 @@ fn overlay_matches_linux() {
     }
     let before = support::snapshot(&lower);
     {
-        let vfs = Vfs::new_sandbox(&lower).unwrap();
+        let vfs = Vfs::new_sandbox(&lower, &[]).unwrap();
         let ctx = vfs.new_context();
         compare("overlay", &vfs, &ctx, &native_root);
     }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
+use sentry::vfs::{MountKind, MountSpec};
 
 use super::state::Result;
 use crate::run::PlatformChoice;
@@ -18,23 +19,104 @@ pub struct Container {
     pub envp: Vec<String>,
     pub cwd: String,
     pub hostname: Option<String>,
+    pub readonly_root: bool,
+    pub mounts: Vec<MountSpec>,
     pub platform: Option<PlatformChoice>,
     pub annotations: serde_json::Value,
 }
 
-/// Mount destinations the sandbox provides itself (its own /proc, /dev, /tmp…), so a config
-/// asking for them is satisfied.
-const PROVIDED: &[&str] = &[
-    "/proc",
-    "/dev",
-    "/dev/pts",
-    "/dev/shm",
-    "/dev/mqueue",
-    "/sys",
-    "/sys/fs/cgroup",
-    "/tmp",
-    "/run",
+/// Mounts the sandbox provides itself (its own /proc, /dev, /tmp…), by type and destination:
+/// a config asking for them is satisfied.
+const PROVIDED: &[(&str, &str)] = &[
+    ("proc", "/proc"),
+    ("tmpfs", "/dev"),
+    ("devtmpfs", "/dev"),
+    ("tmpfs", "/tmp"),
+    ("devpts", "/dev/pts"),
+    ("tmpfs", "/dev/shm"),
+    ("shm", "/dev/shm"),
+    ("mqueue", "/dev/mqueue"),
+    ("sysfs", "/sys"),
+    ("cgroup", "/sys/fs/cgroup"),
+    ("cgroup2", "/sys/fs/cgroup"),
 ];
+
+/// Where a bind mount may not go: the sandbox's own kernel file systems.
+const NO_BIND: &[&str] = &["/", "/proc", "/dev", "/dev/pts"];
+
+/// Turns `config.json`'s `mounts` into the sandbox's: bind mounts and tmpfs instances; the
+/// sandbox's own file systems are skipped; anything else is refused by index and destination.
+fn mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountSpec>> {
+    let mut out = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let raw = m.destination().to_string_lossy();
+        let dest = if raw.starts_with('/') {
+            raw.trim_end_matches('/').to_string()
+        } else {
+            format!("/{}", raw.trim_end_matches('/'))
+        };
+        let dest = if dest.is_empty() {
+            "/".to_string()
+        } else {
+            dest
+        };
+        let refuse = |why: &str| format!("mounts[{i}] ({dest}): {why}");
+        let options = m.options().clone().unwrap_or_default();
+        let readonly = options.iter().any(|o| o == "ro");
+        let typ = m.typ().as_deref().unwrap_or("");
+        let bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        if bind {
+            if NO_BIND.contains(&dest.as_str()) || dest.starts_with("/proc/") {
+                return Err(refuse(
+                    "the sandbox's own file systems cannot be bind mounted over",
+                ));
+            }
+            let source = m
+                .source()
+                .as_ref()
+                .ok_or_else(|| refuse("a bind mount needs a source"))?;
+            let source = if source.is_absolute() {
+                source.clone()
+            } else {
+                bundle.join(source)
+            };
+            let meta = std::fs::metadata(&source)
+                .map_err(|e| refuse(&format!("source {}: {e}", source.display())))?;
+            if !meta.is_dir() && !meta.is_file() {
+                return Err(refuse(&format!(
+                    "source {}: only directories and regular files can be bind mounted",
+                    source.display()
+                )));
+            }
+            out.push(MountSpec {
+                destination: dest,
+                kind: MountKind::Bind { source },
+                readonly,
+            });
+        } else if PROVIDED.contains(&(typ, dest.as_str())) {
+            continue;
+        } else if typ == "tmpfs" {
+            let mode = match options.iter().find_map(|o| o.strip_prefix("mode=")) {
+                Some(m) => u32::from_str_radix(m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| refuse(&format!("mode={m} is not an octal mode")))?,
+                None => 0o1777,
+            };
+            out.push(MountSpec {
+                destination: dest,
+                kind: MountKind::Tmpfs { mode },
+                readonly,
+            });
+        } else {
+            return Err(refuse(&format!(
+                "{typ:?} mounts are not supported (bind and tmpfs are, and the sandbox's own \
+                 /proc, /dev, /sys)"
+            )));
+        }
+    }
+    Ok(out)
+}
 
 pub fn load(bundle: &Path) -> Result<Container> {
     if !bundle.is_dir() {
@@ -62,29 +144,12 @@ pub fn load(bundle: &Path) -> Result<Container> {
         .root()
         .as_ref()
         .ok_or_else(|| format!("{}: root is required", config.display()))?;
-    if root.readonly() == Some(true) {
-        return Err("root.readonly: read-only roots are not supported yet".into());
-    }
     let root_path = if root.path().is_absolute() {
         root.path().clone()
     } else {
         bundle.join(root.path())
     };
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        let dest = m.destination().to_string_lossy();
-        // A bind mount brings host files in: over a provided path it is not satisfied either.
-        let bind = m.typ().as_deref() == Some("bind")
-            || m.options()
-                .iter()
-                .flatten()
-                .any(|o| o == "bind" || o == "rbind");
-        if bind || !PROVIDED.contains(&dest.as_ref()) {
-            return Err(format!(
-                "mounts[{i}] ({dest}): mounts other than the sandbox's own /proc, /dev, /sys and \
-                 /tmp are not supported yet"
-            ));
-        }
-    }
+    let mounts = mounts(&spec, bundle)?;
     if spec.hooks().is_some() {
         return Err("hooks: hooks are not supported yet".into());
     }
@@ -105,6 +170,8 @@ pub fn load(bundle: &Path) -> Result<Container> {
         envp: process.env().clone().unwrap_or_default(),
         cwd: process.cwd().to_string_lossy().into_owned(),
         hostname: spec.hostname().clone(),
+        readonly_root: root.readonly() == Some(true),
+        mounts,
         platform,
         annotations: serde_json::to_value(annotations).unwrap_or_default(),
     })

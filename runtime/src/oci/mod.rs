@@ -243,6 +243,8 @@ fn sandbox_process(fifo: &Path, c: &bundle::Container) -> i32 {
         envp: c.envp.clone(),
         cwd: c.cwd.clone(),
         hostname: c.hostname.clone(),
+        readonly_root: c.readonly_root,
+        mounts: c.mounts.clone(),
     };
     match run_options(c.platform, &opts, false) {
         Ok(code) => code.into(),

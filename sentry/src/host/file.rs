@@ -1,4 +1,4 @@
-//! A host file opened read-only for its data.
+//! A host file opened for its data.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -6,7 +6,7 @@ use abi::Errno;
 
 use super::last_errno;
 
-/// A host regular file opened `O_RDONLY`, read with `pread` only (no shared offset).
+/// A host regular file, read with `pread` and written with `pwrite` only (no shared offset).
 #[derive(Debug)]
 pub struct HostFile {
     fd: OwnedFd,
@@ -15,6 +15,10 @@ pub struct HostFile {
 impl HostFile {
     pub(super) fn new(fd: OwnedFd) -> HostFile {
         HostFile { fd }
+    }
+
+    pub(super) fn fd(&self) -> &OwnedFd {
+        &self.fd
     }
 
     /// Reads up to `buf.len()` bytes at `offset`; a short count means end of file.

@@ -1,11 +1,12 @@
 //! Every access the sentry makes to host files goes through this module, so that it can later
 //! move behind a file proxy.
 //!
-//! The API is deliberately small and read-only: a [`HostNode`] is one host object opened with
+//! The API is deliberately small: a [`HostNode`] is one host object opened with
 //! `O_PATH`, reached from the sandbox root one name at a time (`openat` with `O_NOFOLLOW`, names
 //! never `.`, `..` or containing `/`), so nothing can escape the root — the VFS resolves `..` and
 //! symbolic links itself, inside the sandbox namespace. Data is read through a [`HostFile`]
-//! reopened read-only from the node. Nothing here ever writes to a host file.
+//! reopened from the node. Only `write.rs` changes host files, and only for what a container
+//! was given with a read-write bind mount; the sandbox root is never written.
 //!
 //! Host mounts of kernel pseudo file systems (procfs, sysfs, debugfs, …) met under the root are
 //! *sealed*: they show up as empty directories, because reading them would expose the sentry
@@ -18,11 +19,13 @@ mod file;
 mod node;
 mod stdio;
 mod sys;
+mod write;
 
 pub use file::HostFile;
 pub use node::{HostDirEntry, HostNode, HostStat};
 pub use stdio::HostStream;
 pub use sys::{cpuinfo, getrandom, raise_fd_limit};
+pub use write::HostNewNode;
 
 use abi::Errno;
 

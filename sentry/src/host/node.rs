@@ -55,7 +55,7 @@ pub struct HostDirEntry {
 /// which its metadata, link target, directory entries or (for regular files) data are read.
 #[derive(Debug)]
 pub struct HostNode {
-    fd: OwnedFd,
+    pub(super) fd: OwnedFd,
     stat: HostStat,
     /// On a kernel pseudo file system: shown as empty, never read (see the module docs).
     sealed: bool,
@@ -99,9 +99,15 @@ impl HostNode {
             return Err(last_errno());
         }
         // SAFETY: `raw` is a descriptor we just opened and nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        HostNode::from_fd(unsafe { OwnedFd::from_raw_fd(raw) }, None)
+    }
+
+    /// A node for the `O_PATH` descriptor `fd`, found in a directory on device `parent_dev`
+    /// (`None` for a root: its file system type is always checked).
+    pub(super) fn from_fd(fd: OwnedFd, parent_dev: Option<u64>) -> Result<HostNode, Errno> {
         let stat = fstat(&fd)?;
-        let sealed = is_sealed_fs(&fd);
+        // Only a mount crossing can change the file system type, so skip the check otherwise.
+        let sealed = parent_dev != Some(stat.dev) && is_sealed_fs(&fd);
         Ok(HostNode { fd, stat, sealed })
     }
 
@@ -124,16 +130,13 @@ impl HostNode {
     /// Looks up one name in this directory without following a final symbolic link.
     /// `name` must be a single component: not empty, not `.` or `..`, without `/` or NUL.
     pub fn lookup(&self, name: &[u8]) -> Result<HostNode, Errno> {
-        if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
-            return Err(Errno::EINVAL);
-        }
+        let c = component(name)?;
         if !self.stat.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         if self.sealed {
             return Err(Errno::ENOENT);
         }
-        let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
         // SAFETY: `self.fd` is an open directory descriptor and `c` a NUL-terminated string
         // that outlives the call.
         let raw = unsafe {
@@ -147,11 +150,7 @@ impl HostNode {
             return Err(last_errno());
         }
         // SAFETY: `raw` is a descriptor we just opened and nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let stat = fstat(&fd)?;
-        // Only a mount crossing can change the file system type, so skip the check otherwise.
-        let sealed = stat.dev != self.stat.dev && is_sealed_fs(&fd);
-        Ok(HostNode { fd, stat, sealed })
+        HostNode::from_fd(unsafe { OwnedFd::from_raw_fd(raw) }, Some(self.stat.dev))
     }
 
     /// The target of this symbolic link (`EINVAL` if it is not one).
@@ -188,10 +187,7 @@ impl HostNode {
     /// Opens this regular file for reading its data. Devices, FIFOs and sockets of the host
     /// are never opened (`EACCES`): the sandbox has its own.
     pub fn open_file(&self) -> Result<HostFile, Errno> {
-        if !self.stat.is_file() || self.sealed {
-            return Err(Errno::EACCES);
-        }
-        self.reopen(0).map(HostFile::new)
+        self.open_data(false)
     }
 
     /// Lists this directory (without `.` and `..`), in host order.
@@ -231,12 +227,13 @@ impl HostNode {
         }
     }
 
-    /// Opens the object itself again, read-only, through `/proc/self/fd`: unlike a second
+    /// Opens the object itself again (read-only unless `extra` says otherwise) through `/proc/self/fd`: unlike a second
     /// `openat` by name this cannot land on a different file if the name was replaced.
-    fn reopen(&self, extra: libc::c_int) -> Result<OwnedFd, Errno> {
+    pub(super) fn reopen(&self, extra: libc::c_int) -> Result<OwnedFd, Errno> {
         let path = CString::new(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
             .map_err(|_| Errno::EINVAL)?;
-        let base = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK | extra;
+        // `extra` may hold O_RDWR or O_WRONLY (O_RDONLY is 0).
+        let base = libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK | extra;
         // O_NOATIME keeps the host's access times as they were; it needs ownership (or
         // CAP_FOWNER), so retry without it.
         let mut flags = base | libc::O_NOATIME;
@@ -262,10 +259,19 @@ impl HostNode {
     }
 }
 
+/// `name` as a C string if it is a single path component: not empty, not `.` or `..`, without
+/// `/` or NUL (`EINVAL` otherwise).
+pub(super) fn component(name: &[u8]) -> Result<CString, Errno> {
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
+        return Err(Errno::EINVAL);
+    }
+    CString::new(name).map_err(|_| Errno::EINVAL)
+}
+
 /// `fstatat(fd, "", AT_EMPTY_PATH)`, which works on `O_PATH` descriptors.
 // `st_nlink` is u64 on x86_64 but u32 on aarch64, so the conversion is needed on one only.
 #[allow(clippy::useless_conversion)]
-fn fstat(fd: &OwnedFd) -> Result<HostStat, Errno> {
+pub(super) fn fstat(fd: &OwnedFd) -> Result<HostStat, Errno> {
     let mut st = MaybeUninit::<libc::stat>::uninit();
     // SAFETY: the empty path is NUL-terminated and static; `st` is writable and large enough
     // for a `struct stat`; `fd` is open.

@@ -78,6 +78,7 @@ impl Vfs {
             FileType::Directory => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         }
+        loc.want_write()?;
         check_access(&ctx.creds, &loc.stat()?, MAY_WRITE)?;
         loc.inode().setattr(&SetAttr {
             size: Some(size),
@@ -100,9 +101,19 @@ impl Vfs {
         if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
             return Err(Errno::EINVAL);
         }
-        let st = self.target(ctx, at, path, flags)?.stat()?;
+        let target = self.target(ctx, at, path, flags)?;
+        let st = target.stat()?;
         if mode == 0 {
             return Ok(());
+        }
+        if let Target::Loc(loc) = &target
+            && mode & MAY_WRITE != 0
+            && matches!(
+                loc.file_type(),
+                FileType::Regular | FileType::Directory | FileType::Symlink
+            )
+        {
+            loc.want_write()?;
         }
         check_access(&ctx.creds, &st, mode)
     }
@@ -125,6 +136,7 @@ impl Vfs {
             // Files outside the tree have no stored mode to change.
             return Ok(());
         };
+        loc.want_write()?;
         let st = loc.stat()?;
         if loc.file_type() == FileType::Symlink {
             return Err(Errno::EOPNOTSUPP);
@@ -161,6 +173,7 @@ impl Vfs {
         let Target::Loc(loc) = self.target(ctx, at, path, flags)? else {
             return Ok(());
         };
+        loc.want_write()?;
         let st = loc.stat()?;
         let c = &ctx.creds;
         if !c.is_root() {
@@ -227,6 +240,7 @@ impl Vfs {
         if atime.is_none() && mtime.is_none() {
             return Ok(());
         }
+        loc.want_write()?;
         let st = loc.stat()?;
         if !ctx.creds.owns(&st) {
             if explicit {

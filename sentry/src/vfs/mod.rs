@@ -24,6 +24,7 @@ mod dir_file;
 pub mod dirent;
 mod fd_table;
 mod file;
+pub mod hostfs;
 mod inode;
 mod mount;
 mod namei;
@@ -51,7 +52,7 @@ pub use inode::{DirEntry, FileSystem, Inode, NewAttr, NewNode, SetAttr};
 pub use mount::{Location, Mount, new_anon_dev};
 pub use path::{MAX_SYMLINKS, NAME_MAX, PATH_MAX};
 pub use perm::{Creds, MAY_EXEC, MAY_READ, MAY_WRITE, check_access};
-pub use sandbox::SandboxError;
+pub use sandbox::{MountKind, MountSpec, SandboxError};
 pub use stat::{
     BLOCK_SIZE, FileStat, FileType, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
     S_IFSOCK, S_ISGID, S_ISUID, S_ISVTX, major, makedev, minor, now,
@@ -118,22 +119,25 @@ impl Vfs {
         }
     }
 
-    /// Mounts `fs` on the directory `path` names (following links; `ENOTDIR` if it is not a
-    /// directory). A second mount on the same place covers the first.
+    /// Mounts `fs` on what `path` names (following links): a directory if the root of `fs`
+    /// is one (`ENOTDIR` otherwise), else a non-directory (`EISDIR` otherwise), as a bind
+    /// mount of a file needs. A second mount on the same place covers the first.
     pub fn mount(
         &self,
         ctx: &FsContext,
         at: At<'_>,
         path: &[u8],
         fs: Arc<dyn FileSystem>,
-    ) -> Result<(), Errno> {
+    ) -> Result<Arc<Mount>, Errno> {
         let mut w = Walker::new(self, ctx);
         let start = w.start(at, path)?;
         let loc = w.resolve(start, path, true)?;
-        if !loc.is_dir() {
-            return Err(Errno::ENOTDIR);
+        match (fs.root().file_type() == FileType::Directory, loc.is_dir()) {
+            (true, false) => return Err(Errno::ENOTDIR),
+            (false, true) => return Err(Errno::EISDIR),
+            _ => {}
         }
-        self.mounts.mount(&loc, fs).map(|_| ())
+        self.mounts.mount(&loc, fs)
     }
 
     /// Caps the dentry cache (at least 16); unused dentries beyond it are dropped.

@@ -1,7 +1,7 @@
 //! Mounts and locations (a dentry seen through a mount).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use abi::Errno;
@@ -27,6 +27,8 @@ pub struct Mount {
     root: Arc<Dentry>,
     /// The mount this one sits in and the dentry it covers; `None` for the root mount.
     parent: Option<(Arc<Mount>, Arc<Dentry>)>,
+    /// Changes through this mount fail with `EROFS` (`MS_RDONLY`).
+    readonly: AtomicBool,
 }
 
 impl Mount {
@@ -40,7 +42,17 @@ impl Mount {
             fs,
             root,
             parent,
+            readonly: AtomicBool::new(false),
         })
+    }
+
+    /// Makes the mount read-only or read-write (as `mount -o remount,ro` would).
+    pub fn set_readonly(&self, readonly: bool) {
+        self.readonly.store(readonly, Ordering::Relaxed);
+    }
+
+    pub fn is_readonly(&self) -> bool {
+        self.readonly.load(Ordering::Relaxed)
     }
 
     pub fn id(&self) -> u64 {
@@ -102,6 +114,16 @@ impl Location {
 
     pub fn stat(&self) -> Result<FileStat, Errno> {
         self.inode().stat()
+    }
+
+    /// `EROFS` if the mount is read-only: called before any change through this location
+    /// (Linux's `mnt_want_write`).
+    pub fn want_write(&self) -> Result<(), Errno> {
+        if self.mount.is_readonly() {
+            Err(Errno::EROFS)
+        } else {
+            Ok(())
+        }
     }
 
     /// Whether this is the root of its mount.

@@ -124,6 +124,7 @@ impl Vfs {
         if victim.is_mountpoint() {
             return Err(Errno::EBUSY);
         }
+        dir.want_write()?;
         may(&ctx.creds, dir.inode().as_ref(), MAY_WRITE | MAY_EXEC)?;
         check_sticky(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().unlink(name, rmdir)?;
@@ -164,6 +165,7 @@ impl Vfs {
                 Errno::EBUSY
             });
         };
+        op.dir.want_write()?;
         let _rename = lock(&self.rename_lock);
         let (od, nd) = (op.dir.dentry(), np.dir.dentry());
         let mut pair = if Arc::ptr_eq(od, nd) {
@@ -270,6 +272,7 @@ impl Vfs {
         if (p.trailing && !want_dir) || dir.dentry().is_dead() {
             return Err(Errno::ENOENT);
         }
+        dir.want_write()?;
         may(&ctx.creds, dir.inode().as_ref(), MAY_WRITE | MAY_EXEC)?;
         let inode = make(dir, name)?;
         insert_locked(dir.dentry(), &mut children, name, inode, &self.dcache);

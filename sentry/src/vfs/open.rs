@@ -94,6 +94,10 @@ impl Vfs {
         if ft == FileType::Directory && want & MAY_WRITE != 0 {
             return Err(Errno::EISDIR);
         }
+        // Devices and FIFOs stay writable on a read-only mount: no data of it changes.
+        if ft == FileType::Regular && want & MAY_WRITE != 0 {
+            loc.want_write()?;
+        }
         // The creator may open what it created whatever the new mode says.
         if !created {
             may(&ctx.creds, loc.inode().as_ref(), want)?;
@@ -141,6 +145,7 @@ impl Vfs {
                 match child_locked(dir.dentry(), &mut children, &name, &self.dcache) {
                     Ok(d) => d,
                     Err(e) if e == Errno::ENOENT && !dir.dentry().is_dead() => {
+                        dir.want_write()?;
                         may(&ctx.creds, dir.inode().as_ref(), MAY_WRITE | MAY_EXEC)?;
                         let attr =
                             self.new_attr(ctx, &dir, mode & MODE_PERM_MASK & !ctx.umask, false)?;
