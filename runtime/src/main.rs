@@ -1,6 +1,7 @@
 //! `ringfence`: the command-line front of the sandbox.
 
 mod check;
+mod log;
 mod oci;
 mod run;
 
@@ -85,25 +86,7 @@ fn main() -> ExitCode {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .unwrap_or_else(|| if cli.global.debug { "debug" } else { "warn" }.into());
-    let log_file = cli.global.log.as_ref().and_then(|path| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .ok()
-    });
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter));
-    match log_file {
-        Some(file) => builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .init(),
-        None => builder
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-    }
+    log::init(&filter, cli.global.log.as_deref());
     let result = match cli.command {
         Command::Standard(cmd) => oci::standard(&cli.global, cmd).map_err(Into::into),
         Command::Common(cmd) => oci::common(&cli.global, *cmd).map_err(Into::into),

@@ -203,7 +203,7 @@ fn create(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Resu
             return Err(format!("fork: {}", std::io::Error::last_os_error()));
         }
         if pid == 0 {
-            std::process::exit(sandbox_process(&fifo, &container));
+            std::process::exit(sandbox_process(&fifo, &dir, &container));
         }
         let saved = Saved {
             id: id.to_string(),
@@ -224,8 +224,11 @@ fn create(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Resu
     created
 }
 
-/// The sandbox process: wait until `start` opens the FIFO, then run the container.
-fn sandbox_process(fifo: &Path, c: &bundle::Container) -> i32 {
+/// The sandbox process: wait until `start` opens the FIFO, then run the container. Without
+/// `--log`, the sentry's messages go to `sentry.log` in the state directory `dir`, not into
+/// the container's stderr.
+fn sandbox_process(fifo: &Path, dir: &Path, c: &bundle::Container) -> i32 {
+    crate::log::redirect_unless_file(&dir.join("sentry.log"));
     // SAFETY: setsid has no memory-safety preconditions; it detaches from the caller's
     // session so the container outlives `ringfence create`.
     unsafe { libc::setsid() };

@@ -196,6 +196,84 @@ pub fn pwritev<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errn
     Ok(f.pwrite(&data, offset(a[3])?)? as u64)
 }
 
+/// `sendfile(out_fd, in_fd, offset, count)`: copies through a bounce buffer. With `offset`
+/// the input is read there (its file offset untouched) and `*offset` advanced; without, the
+/// input's offset moves by what was written. `EINVAL` for an `O_APPEND` output, as Linux.
+pub fn sendfile<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
+    let (out, input) = (file(task, a[0])?, file(task, a[1])?);
+    // Directories have no data to splice: EINVAL, as Linux.
+    if out.flags().contains(crate::vfs::OpenFlags::APPEND) || input.stat()?.is_dir() {
+        return Err(Errno::EINVAL);
+    }
+    let mut at = match a[2] {
+        0 => None,
+        ptr => {
+            let mut raw = [0u8; 8];
+            task.copy_in(ptr, &mut raw)?;
+            Some(offset(u64::from_ne_bytes(raw))?)
+        }
+    };
+    let len = a[3].min(MAX_RW);
+    let mut done: u64 = 0;
+    let mut buf = vec![0u8; CHUNK.min(len as usize)];
+    let result = loop {
+        if done == len {
+            break Ok(done);
+        }
+        let step = ((len - done) as usize).min(CHUNK);
+        let read = match at {
+            Some(off) => input.pread(&mut buf[..step], off + done as i64),
+            None => input.read(&mut buf[..step]),
+        };
+        let n = match read {
+            Ok(0) => break Ok(done),
+            Ok(n) => n,
+            Err(e) if done == 0 => break Err(e),
+            Err(_) => break Ok(done),
+        };
+        let written = match write_from_buf(&out, &buf[..n]) {
+            Ok(w) => w,
+            Err(e) if done == 0 => {
+                // Nothing went out: the input's offset must not move either.
+                if at.is_none() {
+                    let _ = input.seek(-(n as i64), crate::vfs::SEEK_CUR);
+                }
+                break Err(e);
+            }
+            Err(_) => 0,
+        };
+        done += written as u64;
+        if written < n {
+            if at.is_none() {
+                let _ = input.seek(written as i64 - n as i64, crate::vfs::SEEK_CUR);
+            }
+            break Ok(done);
+        }
+        if n < step {
+            break Ok(done);
+        }
+    };
+    if let (Some(off), Ok(n)) = (at.as_mut(), &result) {
+        *off += *n as i64;
+        task.copy_out(a[2], &off.to_ne_bytes())?;
+    }
+    sigpipe(task, result)
+}
+
+/// Writes all of `data` to `out` unless it stops short; the count written.
+fn write_from_buf(out: &OpenFile, data: &[u8]) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < data.len() {
+        match out.write(&data[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
 pub fn lseek<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
     Ok(file(task, a[0])?.seek(a[1] as i64, int(a[2]))? as u64)
 }

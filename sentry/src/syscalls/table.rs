@@ -28,6 +28,7 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         PWRITE64 => file::pwrite64,
         PREADV => file::preadv,
         PWRITEV => file::pwritev,
+        SENDFILE => file::sendfile,
         LSEEK => file::lseek,
         CLOSE => file::close,
         DUP => file::dup,

@@ -1,0 +1,400 @@
+//! ringfence under the container engines people use: podman (through conmon) and containerd
+//! (through its runc shim, the path Kubernetes takes), each with a state of its own in a
+//! temporary directory and an image imported from a rootfs built here (busybox-static). Where
+//! Debian's runc is installed, every podman case also runs with it and the two must agree.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ringfence_tests::fixture_dir;
+
+const RINGFENCE: &str = env!("CARGO_BIN_EXE_ringfence");
+const IMAGE: &str = "localhost/ringfence-test-busybox:latest";
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A fresh directory for one test's engine state.
+fn work_dir(tag: &str) -> PathBuf {
+    let dir = fixture_dir().join(format!("engine-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("work dir");
+    dir
+}
+
+/// A tarball of a root file system: busybox-static with a link per applet.
+fn rootfs_tar(dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).expect("rootfs/bin");
+    for d in ["etc", "tmp", "var/tmp", "proc", "dev", "sys"] {
+        std::fs::create_dir_all(root.join(d)).expect("rootfs dir");
+    }
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy busybox");
+    let list = Command::new("/bin/busybox")
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" && !applet.is_empty() {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet link");
+        }
+    }
+    let tar = dir.join("rootfs.tar");
+    let ok = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("tar runs")
+        .success();
+    assert!(ok, "tar failed");
+    tar
+}
+
+/// podman with its storage under `dir` and its run state in a short directory of its own
+/// (podman wants a run root under 50 characters), so tests touch nothing of the host's.
+struct Podman {
+    dir: PathBuf,
+    runroot: PathBuf,
+}
+
+impl Podman {
+    fn new(dir: &Path, tag: &str) -> Podman {
+        Podman {
+            dir: dir.to_path_buf(),
+            runroot: PathBuf::from(format!("/run/rf-{tag}-{}", std::process::id())),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(self.dir.join("storage"))
+            .arg("--runroot")
+            .arg(&self.runroot)
+            .args([
+                "--storage-driver=vfs",
+                "--cgroup-manager=cgroupfs",
+                "--events-backend=file",
+            ]);
+        c
+    }
+
+    fn output(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = self.command();
+        c.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("podman runs");
+        if let Some(mut pipe) = child.stdin.take()
+            && let Some(data) = stdin
+        {
+            pipe.write_all(data.as_bytes()).expect("stdin");
+        }
+        child.wait_with_output().expect("podman output")
+    }
+
+    /// `podman run` with `runtime`: the machine's hard limits are below podman's defaults, and
+    /// the sandbox has no network.
+    fn run(&self, runtime: &str, opts: &[&str], cmd: &[&str], stdin: Option<&str>) -> Output {
+        let mut args = vec![
+            "--runtime",
+            runtime,
+            "run",
+            "--network=none",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+        ];
+        args.extend_from_slice(opts);
+        args.push(IMAGE);
+        args.extend_from_slice(cmd);
+        self.output(&args, stdin)
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.output(&["rm", "--all", "--force"], None);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.runroot);
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn debian_runc() -> Option<&'static str> {
+    ["/usr/sbin/runc", "/usr/bin/runc"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
+#[test]
+fn podman_runs_containers_on_ringfence() {
+    if !have("podman") || !Path::new("/bin/busybox").exists() {
+        eprintln!("skipping: podman or /bin/busybox is not installed (CI installs both)");
+        return;
+    }
+    let dir = work_dir("podman");
+    let podman = Podman::new(&dir, "pm");
+    let tar = rootfs_tar(&dir);
+    let import = podman.output(
+        &["import", "--quiet", tar.to_str().unwrap_or(""), IMAGE],
+        None,
+    );
+    assert!(import.status.success(), "import: {}", text(&import.stderr));
+    let host = dir.join("shared");
+    std::fs::create_dir_all(&host).expect("shared dir");
+    std::fs::write(host.join("in.txt"), "from the host\n").expect("in.txt");
+    let rw = format!("{}:/data", host.display());
+    let ro = format!("{}:/ro:ro", host.display());
+
+    // (options, command, stdin, what ringfence must print, its exit code)
+    let cases: Vec<(Vec<&str>, Vec<&str>, Option<&str>, &str, i32)> = vec![
+        (vec!["--rm"], vec!["echo", "hello"], None, "hello\n", 0),
+        (vec!["--rm"], vec!["sh", "-c", "exit 7"], None, "", 7),
+        (
+            vec!["--rm", "-i"],
+            vec!["cat"],
+            Some("piped in\n"),
+            "piped in\n",
+            0,
+        ),
+        (
+            vec!["--rm", "-e", "GREETING=hi there"],
+            vec!["sh", "-c", "echo $GREETING"],
+            None,
+            "hi there\n",
+            0,
+        ),
+        (
+            vec!["--rm", "-v", &rw, "-v", &ro],
+            vec![
+                "sh",
+                "-c",
+                "cat /data/in.txt; echo written > /data/out.txt; \
+                 echo x > /ro/x 2>/dev/null || echo ro refused; cat /ro/out.txt",
+            ],
+            None,
+            "from the host\nro refused\nwritten\n",
+            0,
+        ),
+        (
+            vec!["--rm", "--read-only"],
+            vec![
+                "sh",
+                "-c",
+                "echo x > /etc/x 2>/dev/null || echo root refused; echo ok > /tmp/t && cat /tmp/t",
+            ],
+            None,
+            "root refused\nok\n",
+            0,
+        ),
+    ];
+    for (opts, cmd, stdin, want, code) in &cases {
+        let out = podman.run(RINGFENCE, opts, cmd, *stdin);
+        assert_eq!(
+            (text(&out.stdout).as_str(), out.status.code()),
+            (*want, Some(*code)),
+            "podman run {opts:?} {cmd:?}: stderr: {}",
+            text(&out.stderr)
+        );
+        if let Some(runc) = debian_runc() {
+            let native = podman.run(runc, opts, cmd, *stdin);
+            assert_eq!(
+                (text(&native.stdout), native.status.code()),
+                (text(&out.stdout), out.status.code()),
+                "runc and ringfence differ on {opts:?} {cmd:?}: runc stderr: {}",
+                text(&native.stderr)
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(host.join("out.txt"))
+            .ok()
+            .as_deref(),
+        Some("written\n")
+    );
+
+    // Detached, stopped with SIGTERM, removed.
+    let out = podman.run(RINGFENCE, &["-d"], &["sleep", "100"], None);
+    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    let status = |podman: &Podman| {
+        text(
+            &podman
+                .output(&["inspect", "--format", "{{.State.Status}}", &id], None)
+                .stdout,
+        )
+        .trim()
+        .to_string()
+    };
+    assert_eq!(status(&podman), "running");
+    let started = Instant::now();
+    let out = podman.output(&["--runtime", RINGFENCE, "stop", "-t", "10", &id], None);
+    assert!(out.status.success(), "stop: {}", text(&out.stderr));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "SIGTERM ended the container, not the SIGKILL after the timeout"
+    );
+    assert_eq!(status(&podman), "exited");
+    let code = podman.output(&["inspect", "--format", "{{.State.ExitCode}}", &id], None);
+    assert_eq!(text(&code.stdout).trim(), "143", "128 + SIGTERM");
+    let out = podman.output(&["--runtime", RINGFENCE, "rm", &id], None);
+    assert!(out.status.success(), "rm: {}", text(&out.stderr));
+    let out = podman.output(&["ps", "--all", "--quiet"], None);
+    assert_eq!(text(&out.stdout), "", "no container is left");
+}
+
+/// containerd with its own root, state and socket under `dir`; stopped on drop.
+struct Containerd {
+    child: std::process::Child,
+    socket: PathBuf,
+    dir: PathBuf,
+}
+
+impl Containerd {
+    fn start(dir: &Path) -> Containerd {
+        std::fs::create_dir_all(dir).expect("containerd dir");
+        let socket = dir.join("containerd.sock");
+        let config = dir.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\
+                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = \"{sock}\"\n",
+                root = dir.join("root").display(),
+                state = dir.join("state").display(),
+                sock = socket.display()
+            ),
+        )
+        .expect("containerd config");
+        let log = std::fs::File::create(dir.join("containerd.log")).expect("log");
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(&config)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("containerd starts");
+        let c = Containerd {
+            child,
+            socket,
+            dir: dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !c.ctr(&["version"]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "containerd did not come up: {}",
+                std::fs::read_to_string(dir.join("containerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        c
+    }
+
+    fn ctr(&self, args: &[&str]) -> Output {
+        Command::new("ctr")
+            .arg("--address")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ctr runs")
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn containerd_runs_containers_on_ringfence() {
+    if !have("containerd") || !have("podman") || !Path::new("/bin/busybox").exists() {
+        eprintln!(
+            "skipping: containerd, podman (which writes the OCI archive) or /bin/busybox is not \
+             installed (CI installs them)"
+        );
+        return;
+    }
+    let dir = work_dir("containerd");
+    let archive = dir.join("image.oci.tar");
+    {
+        let podman = Podman::new(&dir.join("podman"), "ctd");
+        let tar = rootfs_tar(&podman.dir);
+        let import = podman.output(
+            &["import", "--quiet", tar.to_str().unwrap_or(""), IMAGE],
+            None,
+        );
+        assert!(import.status.success(), "import: {}", text(&import.stderr));
+        let save = podman.output(
+            &[
+                "save",
+                "--quiet",
+                "--format",
+                "oci-archive",
+                "-o",
+                archive.to_str().unwrap_or(""),
+                IMAGE,
+            ],
+            None,
+        );
+        assert!(save.status.success(), "save: {}", text(&save.stderr));
+    }
+    let containerd = Containerd::start(&dir.join("containerd"));
+    let import = containerd.ctr(&[
+        "images",
+        "import",
+        "--snapshotter",
+        "native",
+        archive.to_str().unwrap_or(""),
+    ]);
+    assert!(
+        import.status.success(),
+        "ctr import: {}",
+        text(&import.stderr)
+    );
+    let id = format!("rf-{}", std::process::id());
+    let out = containerd.ctr(&[
+        "run",
+        "--rm",
+        "--snapshotter",
+        "native",
+        "--runc-binary",
+        RINGFENCE,
+        IMAGE,
+        &id,
+        "sh",
+        "-c",
+        "echo hi; exit 3",
+    ]);
+    assert_eq!(
+        (text(&out.stdout).as_str(), out.status.code()),
+        ("hi\n", Some(3)),
+        "ctr run: {}",
+        text(&out.stderr)
+    );
+    let left = containerd.ctr(&["containers", "list", "--quiet"]);
+    assert_eq!(text(&left.stdout), "", "--rm removed the container");
+}
