@@ -144,6 +144,9 @@ fn debian_runc() -> Option<&'static str> {
         .find(|p| Path::new(p).exists())
 }
 
+/// One `podman run`: options, command, stdin, what ringfence must print, its exit code.
+type Case<'a> = (Vec<&'a str>, Vec<&'a str>, Option<&'a str>, &'a str, i32);
+
 #[test]
 fn podman_runs_containers_on_ringfence() {
     if !have("podman") || !Path::new("/bin/busybox").exists() {
@@ -165,7 +168,7 @@ fn podman_runs_containers_on_ringfence() {
     let ro = format!("{}:/ro:ro", host.display());
 
     // (options, command, stdin, what ringfence must print, its exit code)
-    let cases: Vec<(Vec<&str>, Vec<&str>, Option<&str>, &str, i32)> = vec![
+    let cases: Vec<Case> = vec![
         (vec!["--rm"], vec!["echo", "hello"], None, "hello\n", 0),
         (vec!["--rm"], vec!["sh", "-c", "exit 7"], None, "", 7),
         (
