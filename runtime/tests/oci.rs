@@ -214,7 +214,8 @@ fn run_propagates_output_environment_hostname_and_exit_code() {
 fn mounts_bind_host_paths_and_read_only_holds() {
     let script = "cat /data/in.txt /etc/motd; echo out > /data/out.txt; \
                   echo x > /etc/motd || echo motd refused; echo x > /etc/new || echo etc refused; \
-                  echo x > /ro/in.txt || echo ro refused; echo y > /scratch/y && echo scratch ok";
+                  echo x > /ro/in.txt || echo ro refused; echo y > /scratch/y && echo scratch ok; \
+                  /bin/busybox awk '{ print $2, substr($4, 1, 2) }' /proc/mounts";
     let Some(bundle) = bundle("mounts", &["/bin/busybox", "sh", "-c", script]) else {
         return;
     };
@@ -242,7 +243,8 @@ fn mounts_bind_host_paths_and_read_only_holds() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "shared in\nmessage of the day\nmotd refused\netc refused\nro refused\nscratch ok\n",
+        "shared in\nmessage of the day\nmotd refused\netc refused\nro refused\nscratch ok\n\
+         / ro\n/tmp rw\n/dev rw\n/data rw\n/ro ro\n/etc/motd ro\n/scratch rw\n/proc rw\n",
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );

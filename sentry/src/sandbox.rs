@@ -169,7 +169,11 @@ pub fn run<P: Platform>(
 fn mount_proc<P: Platform>(kernel: &Kernel<P>, ctx: &FsContext) -> Result<(), SandboxError> {
     let vfs = &kernel.vfs;
     let _ = vfs.mkdir(ctx, At::Cwd, b"/proc", 0o555);
-    let fs = crate::procfs::new(kernel.procs.clone(), kernel.platform.memory().size());
+    let fs = crate::procfs::new(
+        kernel.procs.clone(),
+        kernel.platform.memory().size(),
+        Arc::downgrade(&kernel.vfs),
+    );
     vfs.mount(ctx, At::Cwd, b"/proc", fs)
         .map(drop)
         .map_err(|errno| SandboxError::Exec {

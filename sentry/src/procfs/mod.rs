@@ -74,11 +74,13 @@ impl Procs {
 struct Root {
     procs: Arc<Procs>,
     memory: u64,
+    /// The tree this procfs is mounted in, for `mounts` (weak: the tree holds the procfs).
+    vfs: std::sync::Weak<crate::vfs::Vfs>,
 }
 
 impl SynthDir for Root {
     fn entries(&self) -> Result<Vec<(Vec<u8>, SynthNode)>, Errno> {
-        let mut out = system::files(self.memory);
+        let mut out = system::files(self.memory, self.vfs.clone());
         out.push((
             b"self".to_vec(),
             FnLink::node(|| Ok(CURRENT_PID.with(Cell::get).to_string().into_bytes())),
@@ -106,7 +108,8 @@ impl SynthDir for Root {
     }
 }
 
-/// A procfs over `procs`; `memory` is the sandbox's memory for meminfo.
-pub fn new(procs: Arc<Procs>, memory: u64) -> Arc<SynthFs> {
-    SynthFs::new("proc", Arc::new(Root { procs, memory }))
+/// A procfs over `procs`; `memory` is the sandbox's memory for meminfo; `vfs` the tree it is
+/// mounted in.
+pub fn new(procs: Arc<Procs>, memory: u64, vfs: std::sync::Weak<crate::vfs::Vfs>) -> Arc<SynthFs> {
+    SynthFs::new("proc", Arc::new(Root { procs, memory, vfs }))
 }

@@ -11,7 +11,7 @@ fn file(
     (name.as_bytes().to_vec(), FnFile::node(f))
 }
 
-pub fn files(memory: u64) -> Vec<(Vec<u8>, SynthNode)> {
+pub fn files(memory: u64, vfs: std::sync::Weak<crate::vfs::Vfs>) -> Vec<(Vec<u8>, SynthNode)> {
     let started = std::time::Instant::now();
     vec![
         file("cpuinfo", crate::host::cpuinfo),
@@ -26,12 +26,8 @@ pub fn files(memory: u64) -> Vec<(Vec<u8>, SynthNode)> {
             )
             .into_bytes())
         }),
-        file("mounts", || {
-            Ok(
-                b"overlay / overlay rw,relatime 0 0\ntmpfs /tmp tmpfs rw,relatime 0 0\n\
-                 devfs /dev devfs rw,relatime 0 0\nproc /proc proc rw,relatime 0 0\n"
-                    .to_vec(),
-            )
+        file("mounts", move || {
+            Ok(vfs.upgrade().ok_or(Errno::ESRCH)?.mounts_text())
         }),
         file("uptime", move || {
             let t = started.elapsed().as_secs_f64();

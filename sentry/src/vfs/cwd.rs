@@ -85,4 +85,37 @@ impl Vfs {
         }
         out
     }
+
+    /// `/proc/mounts`: one line per mount, oldest first, as Linux prints them (`source path
+    /// type options 0 0`, with space, tab, newline and backslash in paths escaped in octal).
+    pub fn mounts_text(&self) -> Vec<u8> {
+        let ctx = self.new_context();
+        let mut all = self.mounts.all();
+        all.push(self.root().mount().clone());
+        all.sort_by_key(|m| m.id());
+        let mut out = Vec::new();
+        for m in all {
+            let path = match m.mountpoint() {
+                Some(covered) => self.path_of(&ctx, &covered),
+                None => b"/".to_vec(),
+            };
+            let name = m.fs().name().as_bytes().to_vec();
+            out.extend_from_slice(&name);
+            out.push(b' ');
+            for &b in &path {
+                match b {
+                    b' ' | b'\t' | b'\n' | b'\\' => {
+                        out.extend_from_slice(format!("\\{b:03o}").as_bytes())
+                    }
+                    _ => out.push(b),
+                }
+            }
+            out.push(b' ');
+            out.extend_from_slice(&name);
+            let mode = if m.is_readonly() { " ro" } else { " rw" };
+            out.extend_from_slice(mode.as_bytes());
+            out.extend_from_slice(b",relatime 0 0\n");
+        }
+        out
+    }
 }
