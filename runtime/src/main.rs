@@ -86,7 +86,8 @@ fn main() -> ExitCode {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .unwrap_or_else(|| if cli.global.debug { "debug" } else { "warn" }.into());
-    log::init(&filter, cli.global.log.as_deref());
+    let json = cli.global.log_format.as_deref() == Some("json");
+    let logs_to_file = log::init(&filter, cli.global.log.as_deref(), json);
     let result = match cli.command {
         Command::Standard(cmd) => oci::standard(&cli.global, cmd).map_err(Into::into),
         Command::Common(cmd) => oci::common(&cli.global, *cmd).map_err(Into::into),
@@ -113,6 +114,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
+            // Engines read the error back from the log file (containerd's shim) or stderr.
+            if logs_to_file {
+                tracing::error!("{e}");
+            }
             eprintln!("ringfence: {e}");
             let mut source = e.source();
             while let Some(s) = source {

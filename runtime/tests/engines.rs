@@ -398,6 +398,26 @@ fn containerd_runs_containers_on_ringfence() {
         "ctr run: {}",
         text(&out.stderr)
     );
+    // A refusal reaches the user through the shim, which reads it from our JSON log.
+    let out = containerd.ctr(&[
+        "run",
+        "--rm",
+        "--snapshotter",
+        "native",
+        "--runc-binary",
+        RINGFENCE,
+        "--mount",
+        "type=bind,src=/nonexistent/dir,dst=/x,options=rbind",
+        IMAGE,
+        &format!("{id}-bad"),
+        "true",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("(/x): source /nonexistent/dir"),
+        "ctr run: {}",
+        text(&out.stderr)
+    );
     let left = containerd.ctr(&["containers", "list", "--quiet"]);
     assert_eq!(text(&left.stdout), "", "--rm removed the container");
 }

@@ -290,6 +290,30 @@ fn bad_input_is_a_clear_error_with_no_leftover_state() {
         "config.json",
     );
     check(&["state", "nosuch"], "does not exist");
+    // With --log and --log-format json, errors are also runc's JSON lines in the log.
+    let log = fixture_dir().join(format!("log-{}.json", std::process::id()));
+    let log_arg = log.to_str().unwrap_or("");
+    check(
+        &["--log", log_arg, "--log-format", "json", "state", "nosuch"],
+        "does not exist",
+    );
+    let line: Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .expect("log written")
+            .lines()
+            .last()
+            .unwrap_or(""),
+    )
+    .expect("a JSON line");
+    assert_eq!(line["level"], "error");
+    assert!(
+        line["msg"]
+            .as_str()
+            .unwrap_or("")
+            .contains("\"nosuch\" does not exist")
+    );
+    assert!(line["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let _ = std::fs::remove_file(&log);
     check(&["kill", "nosuch", "TERM"], "does not exist");
     check(&["delete", "nosuch"], "does not exist");
     check(
