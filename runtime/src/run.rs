@@ -69,6 +69,8 @@ pub fn run(
         hostname: None,
         readonly_root: tree.readonly_root,
         mounts: tree.mounts.clone(),
+        user: sentry::vfs::Creds::root(),
+        umask: None,
     };
     run_options(platform, &opts, stats).map(ExitCode::from)
 }

@@ -198,6 +198,19 @@ fn podman_runs_containers_on_ringfence() {
             0,
         ),
         (
+            vec!["--rm", "--user", "1000:1000", "--group-add", "20"],
+            vec![
+                "sh",
+                "-c",
+                "id; grep -E '^(Uid|Gid|Groups)' /proc/self/status; \
+                 echo x > /etc/x 2>/dev/null || echo denied",
+            ],
+            None,
+            "uid=1000 gid=1000 groups=20,1000\nUid:\t1000\t1000\t1000\t1000\n\
+             Gid:\t1000\t1000\t1000\t1000\nGroups:\t20 1000 \ndenied\n",
+            0,
+        ),
+        (
             vec!["--rm", "--read-only"],
             vec![
                 "sh",

@@ -131,6 +131,11 @@ fn static_signals() {
 }
 
 #[test]
+fn static_user_and_group_ids() {
+    same("ids", Link::Static, &[]);
+}
+
+#[test]
 fn static_threads_mutex_condvar() {
     same("threads", Link::Static, &[]);
 }

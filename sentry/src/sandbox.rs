@@ -30,6 +30,10 @@ pub struct Options {
     pub readonly_root: bool,
     /// Bind mounts and tmpfs instances, in order, beyond the sandbox's own.
     pub mounts: Vec<vfs::MountSpec>,
+    /// Who the program runs as (root by default).
+    pub user: vfs::Creds,
+    /// The program's umask (022 by default).
+    pub umask: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +116,10 @@ pub fn run<P: Platform>(
     };
     let vfs = Arc::new(Vfs::new_sandbox(&opts.root, &opts.mounts)?);
     let mut ctx = vfs.new_context();
+    ctx.creds = opts.user.clone();
+    if let Some(mask) = opts.umask {
+        ctx.umask = mask & 0o777;
+    }
     // A working directory missing from the sandbox leaves the program at the root.
     let mut cwd_ctx = ctx.clone();
     if vfs
@@ -147,7 +155,7 @@ pub fn run<P: Platform>(
     let mut task = Task::new(kernel.clone(), mm, regs, fds, ctx);
     let exe = exec::resolved_path(&vfs, &proc_root, path.as_bytes());
     task.proc.exec(&task.mm, &exe, &argv);
-    mount_proc(&kernel, &proc_root)?;
+    mount_proc(&kernel, &vfs.new_context())?;
     vfs.apply_readonly(opts.readonly_root, &opts.mounts)?;
     let (target, pid) = (Arc::downgrade(&kernel), task.tgid);
     started(Signaller(Arc::new(move |sig| {

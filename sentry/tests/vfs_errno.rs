@@ -475,11 +475,7 @@ fn permissions_for_an_unprivileged_user() {
         write_file(vfs, ctx, "/w/ro", b"ro").unwrap();
         vfs.chmod(ctx, At::Cwd, b"/w/ro", 0o444, 0).unwrap();
         let mut user = ctx.clone();
-        user.creds = Creds {
-            uid: 1000,
-            gid: 1000,
-            groups: vec![],
-        };
+        user.creds = Creds::user(1000, 1000, vec![]);
         assert_eq!(e(read_file(vfs, &user, "/w/private/f")), Errno::EACCES);
         assert_eq!(
             e(vfs.chdir(&mut user.clone(), At::Cwd, b"/w/private")),

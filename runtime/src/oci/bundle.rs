@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
-use sentry::vfs::{MountKind, MountSpec};
+use sentry::vfs::{Creds, MountKind, MountSpec};
 
 use super::state::Result;
 use crate::run::PlatformChoice;
@@ -21,6 +21,8 @@ pub struct Container {
     pub hostname: Option<String>,
     pub readonly_root: bool,
     pub mounts: Vec<MountSpec>,
+    pub user: Creds,
+    pub umask: Option<u32>,
     pub platform: Option<PlatformChoice>,
     pub annotations: serde_json::Value,
 }
@@ -137,9 +139,9 @@ pub fn load(bundle: &Path) -> Result<Container> {
         return Err("process.terminal: terminals are not supported yet".into());
     }
     let user = process.user();
-    if user.uid() != 0 || user.gid() != 0 {
-        return Err("process.user: only uid 0 and gid 0 are supported yet".into());
-    }
+    let groups = user.additional_gids().clone().unwrap_or_default();
+    let creds = Creds::user(user.uid(), user.gid(), groups);
+    let umask = user.umask();
     let root = spec
         .root()
         .as_ref()
@@ -172,6 +174,8 @@ pub fn load(bundle: &Path) -> Result<Container> {
         hostname: spec.hostname().clone(),
         readonly_root: root.readonly() == Some(true),
         mounts,
+        user: creds,
+        umask,
         platform,
         annotations: serde_json::to_value(annotations).unwrap_or_default(),
     })

@@ -248,6 +248,8 @@ fn sandbox_process(fifo: &Path, dir: &Path, c: &bundle::Container) -> i32 {
         hostname: c.hostname.clone(),
         readonly_root: c.readonly_root,
         mounts: c.mounts.clone(),
+        user: c.user.clone(),
+        umask: c.umask,
     };
     match run_options(c.platform, &opts, false) {
         Ok(code) => code.into(),

@@ -40,6 +40,8 @@ pub trait ProcessView: Send + Sync {
     /// Resident pages.
     fn resident(&self) -> usize;
     fn threads(&self) -> usize;
+    /// Identity and umask (from the process's filesystem context).
+    fn creds(&self) -> (crate::vfs::Creds, u32);
 }
 
 /// The processes procfs knows.

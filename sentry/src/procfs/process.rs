@@ -85,6 +85,11 @@ impl<P: Platform> ProcessView for ProcView<P> {
         lock(&self.cmdline).clone()
     }
 
+    fn creds(&self) -> (crate::vfs::Creds, u32) {
+        let ctx = lock(&self.fs);
+        (ctx.creds.clone(), ctx.umask)
+    }
+
     fn fds(&self) -> Vec<(i32, Vec<u8>)> {
         let ctx = lock(&self.fs).clone();
         self.fds
@@ -162,10 +167,22 @@ pub fn dir(view: Arc<dyn ProcessView>) -> SynthNode {
         move || {
             let view = alive()?;
             let comm = String::from_utf8_lossy(&view.comm()).into_owned();
+            let (c, umask) = view.creds();
+            // Each group followed by a space, as Linux prints them.
+            let groups: String = c.groups.iter().map(|g| format!("{g} ")).collect();
             Ok(format!(
-                "Name:\t{comm}\nUmask:\t0022\nState:\tR (running)\nTgid:\t{pid}\nPid:\t{pid}\n\
-                 PPid:\t{ppid}\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nVmRSS:\t{rss} kB\n\
-                 Threads:\t{threads}\n",
+                "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\tR (running)\nTgid:\t{pid}\n\
+                 Pid:\t{pid}\nPPid:\t{ppid}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\n\
+                 Groups:\t{}\nVmRSS:\t{rss} kB\nThreads:\t{threads}\n",
+                c.ruid,
+                c.uid,
+                c.suid,
+                c.uid,
+                c.rgid,
+                c.gid,
+                c.sgid,
+                c.gid,
+                groups,
                 pid = view.pid(),
                 ppid = view.ppid(),
                 rss = view.resident() * 4,

@@ -29,11 +29,6 @@ pub fn getppid<P: Platform>(_: &mut Task<P>, _: [u64; 6]) -> Result<u64, Errno> 
     Ok(0)
 }
 
-/// The sandbox runs its program as root of its own user namespace.
-pub fn zero_id<P: Platform>(_: &mut Task<P>, _: [u64; 6]) -> Result<u64, Errno> {
-    Ok(0)
-}
-
 /// Syscalls the sentry knows and chooses not to offer; callers fall back.
 pub fn not_supported<P: Platform>(_: &mut Task<P>, _: [u64; 6]) -> Result<u64, Errno> {
     Err(Errno::ENOSYS)

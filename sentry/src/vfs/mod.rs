@@ -33,6 +33,7 @@ pub mod overlay;
 mod path;
 mod perm;
 mod sandbox;
+mod setid;
 mod stat;
 pub mod synthetic;
 pub mod tmpfs;
@@ -53,6 +54,7 @@ pub use mount::{Location, Mount, new_anon_dev};
 pub use path::{MAX_SYMLINKS, NAME_MAX, PATH_MAX};
 pub use perm::{Creds, MAY_EXEC, MAY_READ, MAY_WRITE, check_access};
 pub use sandbox::{MountKind, MountSpec, SandboxError};
+pub use setid::{IdKind, NGROUPS_MAX};
 pub use stat::{
     BLOCK_SIZE, FileStat, FileType, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
     S_IFSOCK, S_ISGID, S_ISUID, S_ISVTX, major, makedev, minor, now,

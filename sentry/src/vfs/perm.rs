@@ -18,19 +18,38 @@ pub const MAY_EXEC: u32 = 1;
 /// The identity file operations are checked against (the filesystem ids of a task).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Creds {
+    /// Effective user id, which is also the filesystem one.
     pub uid: u32,
+    /// Effective group id, which is also the filesystem one.
     pub gid: u32,
     /// Supplementary groups.
     pub groups: Vec<u32>,
+    /// Real and saved user ids.
+    pub ruid: u32,
+    pub suid: u32,
+    /// Real and saved group ids.
+    pub rgid: u32,
+    pub sgid: u32,
 }
 
 impl Creds {
-    /// uid 0, gid 0: what every sandboxed task runs as for now.
+    /// uid 0, gid 0: what a container runs as unless its configuration says otherwise.
     pub fn root() -> Creds {
+        Creds::user(0, 0, Vec::new())
+    }
+
+    /// Real, effective and saved ids all `uid` and `gid`, with supplementary `groups`.
+    /// The groups are kept sorted, as Linux's `setgroups` keeps them.
+    pub fn user(uid: u32, gid: u32, mut groups: Vec<u32>) -> Creds {
+        groups.sort_unstable();
         Creds {
-            uid: 0,
-            gid: 0,
-            groups: Vec::new(),
+            uid,
+            gid,
+            groups,
+            ruid: uid,
+            suid: uid,
+            rgid: gid,
+            sgid: gid,
         }
     }
 
@@ -128,11 +147,7 @@ mod tests {
 
     #[test]
     fn owner_group_other() {
-        let user = Creds {
-            uid: 1000,
-            gid: 100,
-            groups: vec![20],
-        };
+        let user = Creds::user(1000, 100, vec![20]);
         let f = stat(S_IFREG | 0o640, 1000, 100);
         assert!(check_access(&user, &f, MAY_READ | MAY_WRITE).is_ok());
         assert_eq!(check_access(&user, &f, MAY_EXEC), Err(Errno::EACCES));
