@@ -218,12 +218,22 @@ impl<P: Platform> Task<P> {
         std::thread::Builder::new()
             .name(format!("task-{}", self.tid))
             .spawn(move || {
-                if let Err(e) = self.run() {
-                    tracing::error!("task {}: {e}", self.tid);
-                    self.group.exit(ExitStatus::Signaled(abi::signal::SIGKILL));
-                    self.leave(ExitStatus::Signaled(abi::signal::SIGKILL));
-                }
+                self.run_to_end();
             })
+    }
+
+    /// Run until the thread group exits; a platform failure kills the process (SIGKILL).
+    pub fn run_to_end(&mut self) -> ExitStatus {
+        match self.run() {
+            Ok(status) => status,
+            Err(e) => {
+                tracing::error!("task {}: {e}", self.tid);
+                let killed = ExitStatus::Signaled(abi::signal::SIGKILL);
+                self.group.exit(killed);
+                self.leave(killed);
+                killed
+            }
+        }
     }
 
     pub fn mm(&self) -> std::sync::MutexGuard<'_, MemoryManager<P>> {

@@ -1,5 +1,11 @@
-//! One sandbox: a kernel on a platform, running one program to its end.
+//! One sandbox: a kernel on a platform, running one program to its end, and whatever else
+//! is started in it from outside while it runs (`ringfence exec`).
 
+mod handle;
+
+pub use handle::{ExecRequest, Execution, Signaller};
+
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -42,6 +48,10 @@ pub enum SandboxError {
     Exec { program: String, errno: Errno },
     #[error("no program given")]
     NoProgram,
+    #[error("the sandbox has ended")]
+    Ended,
+    #[error("working directory {cwd}: {errno}")]
+    Cwd { cwd: String, errno: Errno },
     #[error("cannot set up standard streams: {0}")]
     Stdio(#[source] std::io::Error),
     #[error(transparent)]
@@ -55,17 +65,6 @@ pub struct Outcome {
     pub status: ExitStatus,
     /// `key=value` counters, then the top syscalls, for `--stats`.
     pub stats: String,
-}
-
-/// Sends signals from outside to the sandbox's first process (SIGINT, SIGTERM to
-/// `ringfence` reach the program).
-#[derive(Clone)]
-pub struct Signaller(Arc<dyn Fn(i32) + Send + Sync>);
-
-impl Signaller {
-    pub fn send(&self, sig: i32) {
-        (self.0)(sig)
-    }
 }
 
 /// Find `program` as execvp would: as given when it holds a slash, else along PATH.
@@ -88,13 +87,19 @@ fn resolve(vfs: &Vfs, ctx: &FsContext, program: &str, envp: &[String]) -> Option
 
 /// The caller's stdin, stdout and stderr as descriptors 0, 1, 2.
 fn stdio() -> std::io::Result<FdTable> {
+    stdio_from([
+        std::io::stdin().as_fd(),
+        std::io::stdout().as_fd(),
+        std::io::stderr().as_fd(),
+    ])
+}
+
+/// Host descriptors as a new process's 0, 1 and 2 (read-only, write-only, write-only).
+fn stdio_from(streams: [BorrowedFd<'_>; 3]) -> std::io::Result<FdTable> {
     let fds = FdTable::new();
-    let streams = [
-        (HostStream::from_fd(std::io::stdin())?, OpenFlags::RDONLY),
-        (HostStream::from_fd(std::io::stdout())?, OpenFlags::WRONLY),
-        (HostStream::from_fd(std::io::stderr())?, OpenFlags::WRONLY),
-    ];
-    for (stream, flags) in streams {
+    let modes = [OpenFlags::RDONLY, OpenFlags::WRONLY, OpenFlags::WRONLY];
+    for (fd, flags) in streams.into_iter().zip(modes) {
+        let stream = HostStream::from_fd(fd)?;
         let file = Arc::new(OpenFile::new(None, flags, Box::new(stream)));
         fds.insert(file, false)
             .map_err(|e| std::io::Error::from_raw_os_error(e.raw()))?;
@@ -109,36 +114,80 @@ pub fn run<P: Platform>(
     opts: &Options,
     started: impl FnOnce(Signaller),
 ) -> Result<Outcome, SandboxError> {
-    let program = opts.argv.first().ok_or(SandboxError::NoProgram)?;
-    let exec_err = |errno| SandboxError::Exec {
-        program: program.clone(),
-        errno,
-    };
     let vfs = Arc::new(Vfs::new_sandbox(&opts.root, &opts.mounts)?);
-    let mut ctx = vfs.new_context();
-    ctx.creds = opts.user.clone();
-    if let Some(mask) = opts.umask {
-        ctx.umask = mask & 0o777;
-    }
-    // A working directory missing from the sandbox leaves the program at the root.
-    let mut cwd_ctx = ctx.clone();
-    if vfs
-        .chdir(&mut cwd_ctx, At::Cwd, opts.cwd.as_bytes())
-        .is_ok()
-    {
-        ctx = cwd_ctx;
-    }
-    let path = resolve(&vfs, &ctx, program, &opts.envp).ok_or(exec_err(Errno::ENOENT))?;
     let kernel = Kernel::new(platform, vfs.clone());
     if let Some(name) = &opts.hostname {
         kernel.set_hostname(name);
     }
-    let image = exec::open_executable(&vfs, &ctx, path.as_bytes()).map_err(exec_err)?;
+    let fds = stdio().map_err(SandboxError::Stdio)?;
+    let spec = ProcessSpec {
+        argv: &opts.argv,
+        envp: &opts.envp,
+        cwd: &opts.cwd,
+        user: &opts.user,
+        umask: opts.umask,
+        // A working directory missing from the sandbox leaves the first program at the root.
+        cwd_must_exist: false,
+    };
+    let mut task = start_process(&kernel, &spec, fds)?;
+    mount_proc(&kernel, &vfs.new_context())?;
+    vfs.apply_readonly(opts.readonly_root, &opts.mounts)?;
+    started(Signaller::new(&kernel, task.tgid));
+    let status = task.run()?;
+    drop(task);
+    Ok(Outcome {
+        status,
+        stats: stats_line(&kernel),
+    })
+}
+
+/// A process to start: the first one, or one `ringfence exec` asks for.
+struct ProcessSpec<'a> {
+    argv: &'a [String],
+    envp: &'a [String],
+    cwd: &'a str,
+    user: &'a vfs::Creds,
+    umask: Option<u32>,
+    /// Whether a missing `cwd` is an error (else the process starts at the root).
+    cwd_must_exist: bool,
+}
+
+/// Loads the program of `spec` into a new address space and makes it a process with no
+/// parent (as PID 1, or a process entering the sandbox from outside), ready to run.
+fn start_process<P: Platform>(
+    kernel: &Arc<Kernel<P>>,
+    spec: &ProcessSpec<'_>,
+    fds: FdTable,
+) -> Result<Task<P>, SandboxError> {
+    let program = spec.argv.first().ok_or(SandboxError::NoProgram)?;
+    let exec_err = |errno| SandboxError::Exec {
+        program: program.clone(),
+        errno,
+    };
+    let vfs = &kernel.vfs;
+    let mut ctx = vfs.new_context();
+    ctx.creds = spec.user.clone();
+    if let Some(mask) = spec.umask {
+        ctx.umask = mask & 0o777;
+    }
+    let mut cwd_ctx = ctx.clone();
+    match vfs.chdir(&mut cwd_ctx, At::Cwd, spec.cwd.as_bytes()) {
+        Ok(()) => ctx = cwd_ctx,
+        Err(errno) if spec.cwd_must_exist => {
+            return Err(SandboxError::Cwd {
+                cwd: spec.cwd.to_string(),
+                errno,
+            });
+        }
+        Err(_) => {}
+    }
+    let path = resolve(vfs, &ctx, program, spec.envp).ok_or(exec_err(Errno::ENOENT))?;
+    let image = exec::open_executable(vfs, &ctx, path.as_bytes()).map_err(exec_err)?;
     let mut mm =
         MemoryManager::new(kernel.platform.clone(), kernel.frames.clone()).map_err(exec_err)?;
-    let argv: Vec<Vec<u8>> = opts.argv.iter().map(|a| a.clone().into_bytes()).collect();
-    let envp: Vec<Vec<u8>> = opts.envp.iter().map(|e| e.clone().into_bytes()).collect();
-    let open_interp = |p: &str| exec::open_executable(&vfs, &ctx, p.as_bytes());
+    let argv: Vec<Vec<u8>> = spec.argv.iter().map(|a| a.clone().into_bytes()).collect();
+    let envp: Vec<Vec<u8>> = spec.envp.iter().map(|e| e.clone().into_bytes()).collect();
+    let open_interp = |p: &str| exec::open_executable(vfs, &ctx, p.as_bytes());
     let regs = exec::load(
         &mut mm,
         image,
@@ -150,27 +199,10 @@ pub fn run<P: Platform>(
         },
     )
     .map_err(exec_err)?;
-    let fds = stdio().map_err(SandboxError::Stdio)?;
-    let proc_root = ctx.clone();
-    let mut task = Task::new(kernel.clone(), mm, regs, fds, ctx);
-    let exe = exec::resolved_path(&vfs, &proc_root, path.as_bytes());
+    let exe = exec::resolved_path(vfs, &ctx, path.as_bytes());
+    let task = Task::new(kernel.clone(), mm, regs, fds, ctx);
     task.proc.exec(&task.mm, &exe, &argv);
-    mount_proc(&kernel, &vfs.new_context())?;
-    vfs.apply_readonly(opts.readonly_root, &opts.mounts)?;
-    let (target, pid) = (Arc::downgrade(&kernel), task.tgid);
-    started(Signaller(Arc::new(move |sig| {
-        if let Some(kernel) = target.upgrade() {
-            let mut info = abi::SigInfo::kill(sig, 0, 0);
-            info.si_code = abi::signal::SI_USER;
-            kernel.signal_process(pid, info);
-        }
-    })));
-    let status = task.run()?;
-    drop(task);
-    Ok(Outcome {
-        status,
-        stats: stats_line(&kernel),
-    })
+    Ok(task)
 }
 
 /// Mount the sandbox's own /proc (the host's is never shown).
