@@ -72,12 +72,20 @@ pub fn run(
         user: sentry::vfs::Creds::root(),
         umask: None,
     };
-    run_options(platform, &opts, stats).map(ExitCode::from)
+    run_options(platform, &opts, stats, Box::new(forward_signals)).map(ExitCode::from)
 }
 
 /// Run `opts` on `platform` (default: kvm when /dev/kvm works, else ptrace); the program's
 /// exit status as a shell reports it.
-pub fn run_options(platform: Option<PlatformChoice>, opts: &Options, stats: bool) -> Result<u8> {
+/// What to do once the program runs, with the handle on its sandbox.
+pub type OnStart = Box<dyn FnOnce(Signaller) + Send>;
+
+pub fn run_options(
+    platform: Option<PlatformChoice>,
+    opts: &Options,
+    stats: bool,
+    on_start: OnStart,
+) -> Result<u8> {
     let choice = match platform {
         Some(p) => p,
         None if Path::new("/dev/kvm").exists() => PlatformChoice::Kvm,
@@ -87,8 +95,8 @@ pub fn run_options(platform: Option<PlatformChoice>, opts: &Options, stats: bool
         }
     };
     let outcome = match choice {
-        PlatformChoice::Kvm => run_kvm(opts, platform.is_none())?,
-        PlatformChoice::Ptrace => run_ptrace(opts)?,
+        PlatformChoice::Kvm => run_kvm(opts, platform.is_none(), on_start)?,
+        PlatformChoice::Ptrace => run_ptrace(opts, on_start)?,
     };
     if stats {
         eprintln!("ringfence-stats: {}", outcome.stats);
@@ -107,8 +115,7 @@ pub fn failure_code(e: &(dyn std::error::Error + 'static)) -> u8 {
 }
 
 /// Forward the signals a user or engine sends to `ringfence` to the program.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn forward_signals(signaller: Signaller) {
+pub fn forward_signals(signaller: Signaller) {
     use signal_hook::consts::*;
     let Ok(mut signals) =
         signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
@@ -133,7 +140,11 @@ fn forward_signals(signaller: Signaller) {
 /// Run on KVM; with `fallback`, a KVM that exists but cannot be used (permissions, a VM
 /// limit) sends the program to ptrace instead, as when /dev/kvm is missing.
 #[cfg(target_arch = "x86_64")]
-fn run_kvm(opts: &Options, fallback: bool) -> std::result::Result<Outcome, SandboxError> {
+fn run_kvm(
+    opts: &Options,
+    fallback: bool,
+    on_start: OnStart,
+) -> std::result::Result<Outcome, SandboxError> {
     let config = platform_kvm::MachineConfig {
         memory_size: MEMORY_SIZE,
         ..platform_kvm::MachineConfig::default()
@@ -142,7 +153,7 @@ fn run_kvm(opts: &Options, fallback: bool) -> std::result::Result<Outcome, Sandb
         Ok(kvm) => kvm,
         Err(e) if fallback => {
             eprintln!("ringfence: KVM is not usable ({e}); using the ptrace platform");
-            return run_ptrace(opts);
+            return run_ptrace(opts, on_start);
         }
         Err(e) => return Err(SandboxError::Platform(e)),
     };
@@ -150,7 +161,7 @@ fn run_kvm(opts: &Options, fallback: bool) -> std::result::Result<Outcome, Sandb
         "platform: {}",
         sentry::platform::Platform::description(&kvm)
     );
-    sentry::sandbox::run(kvm, opts, forward_signals)
+    sentry::sandbox::run(kvm, opts, on_start)
 }
 
 /// Size of the memory file: sparse, so only what the program touches costs memory.
@@ -158,20 +169,24 @@ fn run_kvm(opts: &Options, fallback: bool) -> std::result::Result<Outcome, Sandb
 const MEMORY_SIZE: u64 = 4 << 30;
 
 #[cfg(target_arch = "x86_64")]
-fn run_ptrace(opts: &Options) -> std::result::Result<Outcome, SandboxError> {
+fn run_ptrace(opts: &Options, on_start: OnStart) -> std::result::Result<Outcome, SandboxError> {
     let ptrace = sentry::platform::ptrace::Ptrace::new(MEMORY_SIZE)?;
-    sentry::sandbox::run(ptrace, opts, forward_signals)
+    sentry::sandbox::run(ptrace, opts, on_start)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn run_ptrace(_opts: &Options) -> std::result::Result<Outcome, SandboxError> {
+fn run_ptrace(_opts: &Options, _on_start: OnStart) -> std::result::Result<Outcome, SandboxError> {
     Err(SandboxError::Platform(
         platform_kvm::Error::UnsupportedArch.into(),
     ))
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn run_kvm(_opts: &Options, _fallback: bool) -> std::result::Result<Outcome, SandboxError> {
+fn run_kvm(
+    _opts: &Options,
+    _fallback: bool,
+    _on_start: OnStart,
+) -> std::result::Result<Outcome, SandboxError> {
     Err(SandboxError::Platform(
         platform_kvm::Error::UnsupportedArch.into(),
     ))

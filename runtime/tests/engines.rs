@@ -261,6 +261,49 @@ fn podman_runs_containers_on_ringfence() {
         .to_string()
     };
     assert_eq!(status(&podman), "running");
+    // exec into it: output, exit code, stdin, environment, working directory, user; the
+    // same as runc gives for the same container.
+    let exec_cases: Vec<(Vec<&str>, Option<&str>)> = vec![
+        (vec!["sh", "-c", "echo inside; exit 4"], None),
+        (vec!["-i", "cat"], Some("to exec\n")),
+        (
+            vec!["-e", "X=y", "-w", "/tmp", "sh", "-c", "echo $X; pwd"],
+            None,
+        ),
+        (vec!["--user", "1000:1000", "id"], None),
+        (vec!["cat", "/proc/1/comm", "/proc/self/comm"], None),
+    ];
+    let exec_all = |runtime: &str, id: &str| -> Vec<(String, Option<i32>)> {
+        exec_cases
+            .iter()
+            .map(|(args, stdin)| {
+                let (opts, cmd): (Vec<&str>, Vec<&str>) = split_exec(args);
+                let mut a = vec!["--runtime", runtime, "exec"];
+                a.extend(opts);
+                a.push(id);
+                a.extend(cmd);
+                let out = podman.output(&a, *stdin);
+                (text(&out.stdout), out.status.code())
+            })
+            .collect()
+    };
+    let ours = exec_all(RINGFENCE, &id);
+    assert_eq!(ours[0], ("inside\n".to_string(), Some(4)));
+    assert_eq!(ours[1], ("to exec\n".to_string(), Some(0)));
+    assert_eq!(ours[2], ("y\n/tmp\n".to_string(), Some(0)));
+    assert_eq!(ours[3], ("uid=1000 gid=1000\n".to_string(), Some(0)));
+    assert_eq!(ours[4], ("sleep\ncat\n".to_string(), Some(0)));
+    if let Some(runc) = debian_runc() {
+        let out = podman.run(runc, &["-d"], &["sleep", "100"], None);
+        assert!(out.status.success(), "runc run -d: {}", text(&out.stderr));
+        let runc_id = text(&out.stdout).trim().to_string();
+        assert_eq!(
+            exec_all(runc, &runc_id),
+            ours,
+            "podman exec: runc and ringfence differ"
+        );
+        let _ = podman.output(&["--runtime", runc, "rm", "-f", "-t", "0", &runc_id], None);
+    }
     let started = Instant::now();
     let out = podman.output(&["--runtime", RINGFENCE, "stop", "-t", "10", &id], None);
     assert!(out.status.success(), "stop: {}", text(&out.stderr));
@@ -275,6 +318,20 @@ fn podman_runs_containers_on_ringfence() {
     assert!(out.status.success(), "rm: {}", text(&out.stderr));
     let out = podman.output(&["ps", "--all", "--quiet"], None);
     assert_eq!(text(&out.stdout), "", "no container is left");
+}
+
+/// An exec case's arguments split into options (up to and including the value of each
+/// option that takes one) and the command.
+fn split_exec<'a>(args: &[&'a str]) -> (Vec<&'a str>, Vec<&'a str>) {
+    let mut i = 0;
+    while i < args.len() && args[i].starts_with('-') {
+        i += if matches!(args[i], "-e" | "-w" | "--user") {
+            2
+        } else {
+            1
+        };
+    }
+    (args[..i].to_vec(), args[i..].to_vec())
 }
 
 /// containerd with its own root, state and socket under `dir`; stopped on drop.

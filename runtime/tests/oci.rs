@@ -182,6 +182,134 @@ fn lifecycle_create_start_kill_delete() {
 }
 
 #[test]
+fn exec_starts_processes_in_a_running_container() {
+    let Some(bundle) = bundle(
+        "exec",
+        &[
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "echo first > /tmp/first; exec /bin/busybox sleep 60",
+        ],
+    ) else {
+        return;
+    };
+    let state = fixture_dir().join(format!("state-exec-{}", std::process::id()));
+    let id = "ex";
+    let (ok, stderr) = create(&state, &bundle, id, &[]);
+    assert!(ok, "create: {stderr}");
+    let out = ringfence(&state, &["exec", id, "/bin/busybox", "true"]);
+    assert!(!out.status.success(), "exec needs a running container");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not running"));
+    assert!(ringfence(&state, &["start", id]).status.success());
+    wait_status(&state, id, "running");
+
+    // The exec'd process shares the sandbox: it sees the first process's files and
+    // processes; output, environment, working directory and exit code come back.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let out = loop {
+        let out = ringfence(
+            &state,
+            &[
+                "exec",
+                "--env",
+                "EXTRA=more",
+                "--cwd",
+                "/tmp",
+                id,
+                "/bin/busybox",
+                "sh",
+                "-c",
+                "cat first; echo $GREETING $EXTRA; pwd; /bin/hello; exit 5",
+            ],
+        );
+        if out.status.code() == Some(5) || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "first\nhi more\n/tmp\nhello from nobody with 0 argument(s)\n",
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(5));
+    let out = ringfence(
+        &state,
+        &["exec", "--user", "1000:1000", id, "/bin/busybox", "id"],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "uid=1000 gid=1000\n");
+
+    // A program that does not exist, a working directory that does not exist.
+    let out = ringfence(&state, &["exec", id, "/bin/nosuch"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/bin/nosuch: ENOENT"));
+    let out = ringfence(
+        &state,
+        &["exec", "--cwd", "/nowhere", id, "/bin/busybox", "true"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nowhere"));
+
+    // Detached: the pid file names the host process standing for it, which exits with it.
+    let pid_file = bundle.join("exec.pid");
+    let out = ringfence(
+        &state,
+        &[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap_or(""),
+            id,
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "echo later > /tmp/later",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = ringfence(&state, &["exec", id, "/bin/busybox", "cat", "/tmp/later"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "later\n");
+
+    // Signals to the exec command reach the process.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .arg("--root")
+        .arg(&state)
+        .args(["exec", id, "/bin/busybox", "sleep", "60"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("exec runs");
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: plain kill of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().expect("exec ends");
+    assert_eq!(status.code(), Some(143), "128 + SIGTERM");
+
+    assert!(
+        ringfence(&state, &["delete", "--force", id])
+            .status
+            .success()
+    );
+    let _ = std::fs::remove_dir_all(&bundle);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
 fn run_propagates_output_environment_hostname_and_exit_code() {
     let script = "echo $GREETING from $(/bin/busybox uname -n); /bin/hello; exit 7";
     let Some(bundle) = bundle("run", &["/bin/busybox", "sh", "-c", script]) else {

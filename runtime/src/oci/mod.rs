@@ -3,6 +3,9 @@
 //! sandbox then runs the program exactly as `ringfence do` does.
 
 mod bundle;
+mod exec;
+mod exec_server;
+mod exec_wire;
 mod state;
 
 use std::ffi::CString;
@@ -155,6 +158,7 @@ pub fn common(global: &GlobalOpts, cmd: CommonCmd) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        CommonCmd::Exec(e) => exec::exec(&root, &e),
         other => Err(format!("{}: not supported yet", command_name(&other))),
     }
 }
@@ -229,6 +233,11 @@ fn create(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Resu
 /// the container's stderr.
 fn sandbox_process(fifo: &Path, dir: &Path, c: &bundle::Container) -> i32 {
     crate::log::redirect_unless_file(&dir.join("sentry.log"));
+    // Bound before the program starts, served once it runs (`ringfence exec`).
+    let exec_socket = dir.join("exec.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&exec_socket)
+        .inspect_err(|e| tracing::warn!("{}: {e}; exec will not work", exec_socket.display()))
+        .ok();
     // SAFETY: setsid has no memory-safety preconditions; it detaches from the caller's
     // session so the container outlives `ringfence create`.
     unsafe { libc::setsid() };
@@ -251,7 +260,13 @@ fn sandbox_process(fifo: &Path, dir: &Path, c: &bundle::Container) -> i32 {
         user: c.user.clone(),
         umask: c.umask,
     };
-    match run_options(c.platform, &opts, false) {
+    let on_start = Box::new(move |sandbox: sentry::sandbox::Signaller| {
+        crate::run::forward_signals(sandbox.clone());
+        if let Some(listener) = listener {
+            exec_server::spawn(listener, sandbox);
+        }
+    });
+    match run_options(c.platform, &opts, false, on_start) {
         Ok(code) => code.into(),
         Err(e) => {
             eprintln!("ringfence: {e}");

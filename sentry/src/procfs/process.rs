@@ -21,6 +21,9 @@ pub struct ProcView<P: Platform> {
     pub fs: Arc<Mutex<FsContext>>,
     pub exe: Mutex<Vec<u8>>,
     pub cmdline: Mutex<Vec<u8>>,
+    /// The command name: the last component of the path given to execve (not of the file it
+    /// resolved to: `sleep` for busybox's link), at most 15 bytes, as Linux's `comm`.
+    pub comm: Mutex<Vec<u8>>,
     pub threads: std::sync::atomic::AtomicUsize,
 }
 
@@ -29,10 +32,29 @@ impl<P: Platform> ProcView<P> {
     pub fn inherit(&self, parent: &ProcView<P>) {
         *lock(&self.exe) = lock(&parent.exe).clone();
         *lock(&self.cmdline) = lock(&parent.cmdline).clone();
+        *lock(&self.comm) = lock(&parent.comm).clone();
     }
 
-    /// After execve: the new image, its path and arguments.
-    pub fn exec(&self, mm: &Arc<Mutex<MemoryManager<P>>>, path: &[u8], argv: &[Vec<u8>]) {
+    /// Sets the command name (prctl `PR_SET_NAME` on the leader), at most 15 bytes.
+    pub fn set_comm(&self, name: &[u8]) {
+        *lock(&self.comm) = name.iter().take(15).copied().collect();
+    }
+
+    /// The command name.
+    pub fn comm_name(&self) -> Vec<u8> {
+        lock(&self.comm).clone()
+    }
+
+    /// After execve of `filename`: the new image, its resolved path and arguments.
+    pub fn exec(
+        &self,
+        mm: &Arc<Mutex<MemoryManager<P>>>,
+        path: &[u8],
+        argv: &[Vec<u8>],
+        filename: &[u8],
+    ) {
+        let base = filename.rsplit(|&b| b == b'/').next().unwrap_or(filename);
+        *lock(&self.comm) = base.iter().take(15).copied().collect();
         *lock(&self.mm) = mm.clone();
         *lock(&self.exe) = if path.starts_with(b"/") {
             path.to_vec()
@@ -67,9 +89,7 @@ impl<P: Platform> ProcessView for ProcView<P> {
     }
 
     fn comm(&self) -> Vec<u8> {
-        let exe = lock(&self.exe);
-        let base = exe.rsplit(|&b| b == b'/').next().unwrap_or(&exe);
-        base.iter().take(15).copied().collect()
+        lock(&self.comm).clone()
     }
 
     fn exe(&self) -> Vec<u8> {

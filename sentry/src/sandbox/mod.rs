@@ -201,7 +201,7 @@ fn start_process<P: Platform>(
     .map_err(exec_err)?;
     let exe = exec::resolved_path(vfs, &ctx, path.as_bytes());
     let task = Task::new(kernel.clone(), mm, regs, fds, ctx);
-    task.proc.exec(&task.mm, &exe, &argv);
+    task.proc.exec(&task.mm, &exe, &argv, path.as_bytes());
     Ok(task)
 }
 

@@ -187,7 +187,9 @@ pub fn execve<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno
     // Past this point exec cannot fail: the old image is gone.
     task.mm = Arc::new(Mutex::new(mm));
     let exe = exec::resolved_path(&kernel.vfs, &ctx, &path);
-    task.proc.exec(&task.mm, &exe, &argv);
+    task.proc.exec(&task.mm, &exe, &argv, &path);
+    // The thread's own name gives way to the new program's.
+    task.comm = [0; 16];
     task.regs = regs;
     // Handlers point into the old image: they become SIG_DFL; ignored signals stay ignored.
     for action in task

@@ -177,10 +177,20 @@ pub fn prctl<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno>
             let mut name = [0u8; 16];
             task.copy_in(a[1], &mut name[..15])?;
             task.comm = name;
+            // The leader's name is the process's, as /proc/<pid>/comm and ps show it.
+            if task.tid == task.tgid {
+                let len = name.iter().position(|&b| b == 0).unwrap_or(15);
+                task.proc.set_comm(&name[..len]);
+            }
             Ok(0)
         }
         PR_GET_NAME => {
-            let name = task.comm;
+            let mut name = task.comm;
+            if name[0] == 0 {
+                // Never set on this thread: the name exec gave the process.
+                let comm = task.proc.comm_name();
+                name[..comm.len()].copy_from_slice(&comm);
+            }
             task.copy_out(a[1], &name)?;
             Ok(0)
         }

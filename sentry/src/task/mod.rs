@@ -117,6 +117,7 @@ impl<P: Platform> Task<P> {
             fs: fs.clone(),
             exe: Mutex::default(),
             cmdline: Mutex::default(),
+            comm: Mutex::default(),
             threads: Default::default(),
         });
         let view: Arc<dyn ProcessView> = proc.clone();
