@@ -309,6 +309,88 @@ fn exec_starts_processes_in_a_running_container() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
+/// A hook that saves its stdin (the container's state) to `file`.
+fn saving_hook(file: &Path) -> Value {
+    serde_json::json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("cat > {}", file.display())],
+        "env": ["PATH=/usr/bin:/bin"],
+    })
+}
+
+#[test]
+fn hooks_run_on_the_host_with_the_state() {
+    let Some(bundle) = bundle("hooks", &["/bin/busybox", "true"]) else {
+        return;
+    };
+    let state = fixture_dir().join(format!("state-hooks-{}", std::process::id()));
+    let config = bundle.join("config.json");
+    let original: Value =
+        serde_json::from_slice(&std::fs::read(&config).expect("config")).expect("JSON");
+    let saved = |kind: &str| bundle.join(format!("{kind}.state"));
+    let mut spec = original.clone();
+    spec["hooks"] = serde_json::json!({
+        "prestart": [saving_hook(&saved("prestart"))],
+        "createRuntime": [saving_hook(&saved("createRuntime"))],
+        "poststart": [saving_hook(&saved("poststart"))],
+        "poststop": [saving_hook(&saved("poststop"))],
+    });
+    std::fs::write(&config, spec.to_string()).expect("config");
+    let out = ringfence(
+        &state,
+        &["run", "--bundle", bundle.to_str().unwrap_or(""), "h1"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (kind, status) in [
+        ("prestart", "creating"),
+        ("createRuntime", "creating"),
+        ("poststart", "running"),
+        ("poststop", "stopped"),
+    ] {
+        let text = std::fs::read_to_string(saved(kind)).unwrap_or_default();
+        let st: Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(st["id"], "h1", "{kind}: {text:?}");
+        assert_eq!(st["status"], status, "{kind}");
+        // The spec wants a pid while the container is created or running.
+        if status != "stopped" {
+            assert!(st["pid"].as_i64().is_some_and(|p| p > 0), "{kind}");
+        }
+    }
+
+    // A failing createRuntime hook fails the create and leaves nothing; one that does not
+    // finish in its timeout is killed and fails it too.
+    for (hook, wanted) in [
+        (
+            serde_json::json!({ "path": "/bin/false" }),
+            "hooks.createRuntime[0] (/bin/false): failed",
+        ),
+        (
+            serde_json::json!({ "path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1 }),
+            "hooks.createRuntime[0] (/bin/sleep): timed out after 1 s",
+        ),
+    ] {
+        let mut spec = original.clone();
+        spec["hooks"] = serde_json::json!({ "createRuntime": [hook] });
+        std::fs::write(&config, spec.to_string()).expect("config");
+        let started = Instant::now();
+        let (ok, stderr) = create(&state, &bundle, "h2", &[]);
+        assert!(!ok && stderr.contains(wanted), "{stderr}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(ringfence_state_empty(&state), "nothing is left");
+    }
+    let mut spec = original;
+    spec["hooks"] = serde_json::json!({ "startContainer": [{ "path": "/bin/true" }] });
+    std::fs::write(&config, spec.to_string()).expect("config");
+    let (ok, stderr) = create(&state, &bundle, "h3", &[]);
+    assert!(!ok && stderr.contains("hooks.startContainer"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&bundle);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
 #[test]
 fn run_propagates_output_environment_hostname_and_exit_code() {
     let script = "echo $GREETING from $(/bin/busybox uname -n); /bin/hello; exit 7";

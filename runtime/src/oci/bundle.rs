@@ -23,6 +23,7 @@ pub struct Container {
     pub mounts: Vec<MountSpec>,
     pub user: Creds,
     pub umask: Option<u32>,
+    pub hooks: oci_spec::runtime::Hooks,
     pub platform: Option<PlatformChoice>,
     pub annotations: serde_json::Value,
 }
@@ -152,8 +153,21 @@ pub fn load(bundle: &Path) -> Result<Container> {
         bundle.join(root.path())
     };
     let mounts = mounts(&spec, bundle)?;
-    if spec.hooks().is_some() {
-        return Err("hooks: hooks are not supported yet".into());
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    // These two run inside the container, where host programs cannot.
+    if hooks
+        .create_container()
+        .as_ref()
+        .is_some_and(|h| !h.is_empty())
+    {
+        return Err("hooks.createContainer: hooks inside the sandbox are not supported".into());
+    }
+    if hooks
+        .start_container()
+        .as_ref()
+        .is_some_and(|h| !h.is_empty())
+    {
+        return Err("hooks.startContainer: hooks inside the sandbox are not supported".into());
     }
     let annotations = spec.annotations().clone().unwrap_or_default();
     let platform = match annotations.get(PLATFORM_ANNOTATION).map(String::as_str) {
@@ -176,6 +190,7 @@ pub fn load(bundle: &Path) -> Result<Container> {
         mounts,
         user: creds,
         umask,
+        hooks,
         platform,
         annotations: serde_json::to_value(annotations).unwrap_or_default(),
     })

@@ -6,6 +6,7 @@ mod bundle;
 mod exec;
 mod exec_server;
 mod exec_wire;
+mod hooks;
 mod state;
 
 use std::ffi::CString;
@@ -148,7 +149,7 @@ pub fn common(global: &GlobalOpts, cmd: CommonCmd) -> Result<ExitCode> {
             let features = json!({
                 "ociVersionMin": "1.0.0",
                 "ociVersionMax": "1.2.0",
-                "hooks": [],
+                "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
                 "mountOptions": [],
                 "annotations": { bundle::PLATFORM_ANNOTATION: "kvm or ptrace" },
             });
@@ -216,11 +217,30 @@ fn create(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Resu
             annotations: container.annotations.clone(),
             created: rfc3339_now(),
         };
-        state::save(root, &saved)?;
-        if let Some(p) = pid_file {
-            std::fs::write(p, pid.to_string()).map_err(|e| format!("{}: {e}", p.display()))?;
+        let finish = || {
+            state::save(root, &saved)?;
+            let mut st = state::state_json(root, &saved);
+            st["status"] = "creating".into();
+            let h = &container.hooks;
+            hooks::run("prestart", h.prestart().as_deref().unwrap_or_default(), &st)?;
+            hooks::run(
+                "createRuntime",
+                h.create_runtime().as_deref().unwrap_or_default(),
+                &st,
+            )?;
+            if let Some(p) = pid_file {
+                std::fs::write(p, pid.to_string()).map_err(|e| format!("{}: {e}", p.display()))?;
+            }
+            Ok(pid)
+        };
+        let done = finish();
+        if done.is_err() {
+            // The sandbox process never runs the program: it is waiting for `start`.
+            let _ = send(pid, libc::SIGKILL);
+            // SAFETY: reaping our own child; a null status pointer is allowed.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         }
-        Ok(pid)
+        done
     })();
     if created.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
@@ -303,7 +323,16 @@ fn start(root: &Path, id: &str) -> Result<()> {
             Err(e) => return Err(format!("cannot start {id:?}: {e}")),
         }
     };
-    std::io::Write::write_all(&mut f, b"0").map_err(|e| format!("cannot start {id:?}: {e}"))
+    std::io::Write::write_all(&mut f, b"0").map_err(|e| format!("cannot start {id:?}: {e}"))?;
+    if let Ok(c) = bundle::load(&saved.bundle) {
+        let hooks = c.hooks.poststart().clone().unwrap_or_default();
+        if !hooks.is_empty() {
+            let mut st = state::state_json(root, &saved);
+            st["status"] = "running".into();
+            hooks::run_logged("poststart", &hooks, &st);
+        }
+    }
+    Ok(())
 }
 
 fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
@@ -318,7 +347,17 @@ fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-    std::fs::remove_dir_all(state::dir(root, id)).map_err(|e| format!("cannot delete {id:?}: {e}"))
+    std::fs::remove_dir_all(state::dir(root, id))
+        .map_err(|e| format!("cannot delete {id:?}: {e}"))?;
+    if let Ok(c) = bundle::load(&saved.bundle) {
+        let hooks = c.hooks.poststop().clone().unwrap_or_default();
+        if !hooks.is_empty() {
+            let mut st = state::state_json(root, &saved);
+            st["status"] = "stopped".into();
+            hooks::run_logged("poststop", &hooks, &st);
+        }
+    }
+    Ok(())
 }
 
 fn send(pid: i32, sig: i32) -> Result<()> {
