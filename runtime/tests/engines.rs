@@ -211,6 +211,13 @@ fn podman_runs_containers_on_ringfence() {
             0,
         ),
         (
+            vec!["--rm", "-t"],
+            vec!["sh", "-c", "[ -t 0 ] && echo tty0; [ -t 1 ] && echo tty1"],
+            None,
+            "tty0\r\ntty1\r\n",
+            0,
+        ),
+        (
             vec!["--rm", "--read-only"],
             vec![
                 "sh",
@@ -272,6 +279,7 @@ fn podman_runs_containers_on_ringfence() {
         ),
         (vec!["--user", "1000:1000", "id"], None),
         (vec!["cat", "/proc/1/comm", "/proc/self/comm"], None),
+        (vec!["-t", "sh", "-c", "[ -t 1 ] && echo tty"], None),
     ];
     let exec_all = |runtime: &str, id: &str| -> Vec<(String, Option<i32>)> {
         exec_cases
@@ -293,6 +301,7 @@ fn podman_runs_containers_on_ringfence() {
     assert_eq!(ours[2], ("y\n/tmp\n".to_string(), Some(0)));
     assert_eq!(ours[3], ("uid=1000 gid=1000\n".to_string(), Some(0)));
     assert_eq!(ours[4], ("sleep\ncat\n".to_string(), Some(0)));
+    assert_eq!(ours[5], ("tty\r\n".to_string(), Some(0)));
     if let Some(runc) = debian_runc() {
         let out = podman.run(runc, &["-d"], &["sleep", "100"], None);
         assert!(out.status.success(), "runc run -d: {}", text(&out.stderr));

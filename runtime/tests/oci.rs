@@ -391,6 +391,79 @@ fn hooks_run_on_the_host_with_the_state() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
+/// Accepts one connection on `listener` and receives the descriptor sent with it.
+fn receive_fd(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let (conn, _) = listener.accept().expect("console socket connection");
+    let mut data = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut data)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .expect("recvmsg");
+    for c in msg.cmsgs().expect("cmsgs") {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel installed this descriptor for us.
+            return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no descriptor on the console socket");
+}
+
+#[test]
+fn a_terminal_goes_to_the_console_socket() {
+    let script = "[ -t 0 ] && echo tty0; [ -t 1 ] && echo tty1; /bin/busybox stty size";
+    let Some(bundle) = bundle("tty", &["/bin/busybox", "sh", "-c", script]) else {
+        return;
+    };
+    let config = bundle.join("config.json");
+    let mut spec: Value =
+        serde_json::from_slice(&std::fs::read(&config).expect("config")).expect("JSON");
+    spec["process"]["terminal"] = true.into();
+    spec["process"]["consoleSize"] = serde_json::json!({ "height": 24, "width": 80 });
+    std::fs::write(&config, spec.to_string()).expect("config");
+    let state = fixture_dir().join(format!("state-tty-{}", std::process::id()));
+    let b = bundle.to_str().unwrap_or("");
+    let out = ringfence(&state, &["create", "--bundle", b, "t0"]);
+    assert!(!out.status.success(), "a terminal needs a console socket");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--console-socket"));
+
+    let socket = bundle.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    let (ok, stderr) = create(
+        &state,
+        &bundle,
+        "t1",
+        &["--console-socket", socket.to_str().unwrap_or("")],
+    );
+    assert!(ok, "create: {stderr}");
+    let master = receiver.join().expect("console received");
+    assert!(ringfence(&state, &["start", "t1"]).status.success());
+    // Read the terminal until the container closes its side (EIO on Linux).
+    let mut output = Vec::new();
+    let mut terminal = std::fs::File::from(master);
+    let mut buf = [0u8; 256];
+    while let Ok(n) = std::io::Read::read(&mut terminal, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        output.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&output),
+        "tty0\r\ntty1\r\n24 80\r\n"
+    );
+    wait_status(&state, "t1", "stopped");
+    assert!(ringfence(&state, &["delete", "t1"]).status.success());
+    let _ = std::fs::remove_dir_all(&bundle);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
 #[test]
 fn run_propagates_output_environment_hostname_and_exit_code() {
     let script = "echo $GREETING from $(/bin/busybox uname -n); /bin/hello; exit 7";

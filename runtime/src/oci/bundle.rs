@@ -24,6 +24,9 @@ pub struct Container {
     pub user: Creds,
     pub umask: Option<u32>,
     pub hooks: oci_spec::runtime::Hooks,
+    /// `process.terminal`, and `process.consoleSize` as rows and columns.
+    pub terminal: bool,
+    pub console_size: Option<(u16, u16)>,
     pub platform: Option<PlatformChoice>,
     pub annotations: serde_json::Value,
 }
@@ -136,9 +139,6 @@ pub fn load(bundle: &Path) -> Result<Container> {
         .clone()
         .filter(|a| !a.is_empty())
         .ok_or_else(|| format!("{}: process.args is required", config.display()))?;
-    if process.terminal() == Some(true) {
-        return Err("process.terminal: terminals are not supported yet".into());
-    }
     let user = process.user();
     let groups = user.additional_gids().clone().unwrap_or_default();
     let creds = Creds::user(user.uid(), user.gid(), groups);
@@ -191,6 +191,13 @@ pub fn load(bundle: &Path) -> Result<Container> {
         user: creds,
         umask,
         hooks,
+        terminal: process.terminal() == Some(true),
+        console_size: process.console_size().as_ref().map(|b| {
+            (
+                u16::try_from(b.height()).unwrap_or(u16::MAX),
+                u16::try_from(b.width()).unwrap_or(u16::MAX),
+            )
+        }),
         platform,
         annotations: serde_json::to_value(annotations).unwrap_or_default(),
     })

@@ -28,10 +28,8 @@ fn request(root: &Path, e: &Exec) -> Result<Value> {
             std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
         let p: Process =
             serde_json::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))?;
-        if p.terminal() == Some(true) {
-            return Err("process.terminal: terminals are not supported yet".into());
-        }
         return Ok(json!({
+            "terminal": p.terminal() == Some(true),
             "args": p.args().clone().unwrap_or_default(),
             "env": p.env().clone().unwrap_or_default(),
             "cwd": p.cwd(),
@@ -75,19 +73,32 @@ fn request(root: &Path, e: &Exec) -> Result<Value> {
 }
 
 pub fn exec(root: &Path, e: &Exec) -> Result<ExitCode> {
-    if e.tty || e.console_socket.is_some() {
-        return Err("--tty: terminals are not supported yet".into());
-    }
+    let request = request(root, e)?;
+    let tty = e.tty || request["terminal"] == true;
+    let pty = match (tty, &e.console_socket) {
+        (true, Some(socket)) => {
+            let pty = super::console::open(None)?;
+            super::console::send_master(socket, &pty.master)?;
+            Some(pty.slave)
+        }
+        (true, None) => return Err("--tty needs --console-socket to hand the terminal to".into()),
+        (false, Some(_)) => return Err("--console-socket given without --tty".into()),
+        (false, None) => None,
+    };
     let saved = state::load(root, &e.container_id)?;
     if state::status(root, &saved) != "running" {
         return Err(format!("container {:?} is not running", e.container_id));
     }
-    let request = request(root, e)?;
     let path = socket_path(root, &e.container_id);
     let sock = UnixStream::connect(&path).map_err(|err| format!("{}: {err}", path.display()))?;
     if !e.detach {
         if let Some(p) = &e.pid_file {
             write_pid(p, std::process::id() as i32)?;
+        }
+        if let Some(slave) = &pty {
+            // SAFETY: setsid has no memory-safety preconditions; the terminal needs a session.
+            unsafe { libc::setsid() };
+            super::console::attach(slave).map_err(|err| format!("terminal: {err}"))?;
         }
         let status = run(&sock, &request, None)?;
         return Ok(ExitCode::from(status));
@@ -103,6 +114,12 @@ pub fn exec(root: &Path, e: &Exec) -> Result<ExitCode> {
         drop(ready_r);
         // SAFETY: setsid has no memory-safety preconditions.
         unsafe { libc::setsid() };
+        // The terminal's signals (^C) come to this process, which forwards them.
+        if let Some(slave) = &pty
+            && super::console::attach(slave).is_err()
+        {
+            std::process::exit(1);
+        }
         let code = run(&sock, &request, Some(ready_w)).unwrap_or(1);
         std::process::exit(code.into());
     }

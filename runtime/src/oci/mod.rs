@@ -3,6 +3,7 @@
 //! sandbox then runs the program exactly as `ringfence do` does.
 
 mod bundle;
+mod console;
 mod exec;
 mod exec_server;
 mod exec_wire;
@@ -35,8 +36,13 @@ pub fn standard(global: &GlobalOpts, cmd: StandardCmd) -> Result<ExitCode> {
     let root = root(global);
     match cmd {
         StandardCmd::Create(c) => {
-            refuse_console(c.console_socket.as_deref())?;
-            create(&root, &c.container_id, &c.bundle, c.pid_file.as_deref())?;
+            create(
+                &root,
+                &c.container_id,
+                &c.bundle,
+                c.pid_file.as_deref(),
+                c.console_socket.as_deref(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         StandardCmd::Start(s) => start(&root, &s.container_id).map(|()| ExitCode::SUCCESS),
@@ -66,8 +72,13 @@ pub fn common(global: &GlobalOpts, cmd: CommonCmd) -> Result<ExitCode> {
     let root = root(global);
     match cmd {
         CommonCmd::Run(r) => {
-            refuse_console(r.console_socket.as_deref())?;
-            let pid = create(&root, &r.container_id, &r.bundle, r.pid_file.as_deref())?;
+            let pid = create(
+                &root,
+                &r.container_id,
+                &r.bundle,
+                r.pid_file.as_deref(),
+                r.console_socket.as_deref(),
+            )?;
             if let Err(e) = start(&root, &r.container_id) {
                 let _ = delete(&root, &r.container_id, true);
                 return Err(e);
@@ -164,13 +175,6 @@ pub fn common(global: &GlobalOpts, cmd: CommonCmd) -> Result<ExitCode> {
     }
 }
 
-fn refuse_console(socket: Option<&Path>) -> Result<()> {
-    match socket {
-        Some(_) => Err("--console-socket: terminals are not supported yet".into()),
-        None => Ok(()),
-    }
-}
-
 fn command_name(cmd: &CommonCmd) -> &'static str {
     match cmd {
         CommonCmd::Exec(_) => "exec",
@@ -185,10 +189,30 @@ fn command_name(cmd: &CommonCmd) -> &'static str {
 
 /// `create`: reserve the id, fork the sandbox process (which waits for `start`), save the
 /// state. Returns the sandbox process's pid.
-fn create(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Result<i32> {
+fn create(
+    root: &Path,
+    id: &str,
+    bundle: &Path,
+    pid_file: Option<&Path>,
+    console_socket: Option<&Path>,
+) -> Result<i32> {
     state::check_id(id)?;
     let bundle = std::path::absolute(bundle).map_err(|e| e.to_string())?;
     let container = bundle::load(&bundle)?;
+    let pty = match (container.terminal, console_socket) {
+        (true, Some(socket)) => {
+            let pty = console::open(container.console_size)?;
+            console::send_master(socket, &pty.master)?;
+            Some(pty.slave)
+        }
+        (true, None) => {
+            return Err("process.terminal needs --console-socket to hand the terminal to".into());
+        }
+        (false, Some(_)) => {
+            return Err("--console-socket given but process.terminal is false".into());
+        }
+        (false, None) => None,
+    };
     let dir = state::reserve(root, id)?;
     let created = (|| {
         let fifo = state::fifo(root, id);
@@ -208,7 +232,7 @@ fn create(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Resu
             return Err(format!("fork: {}", std::io::Error::last_os_error()));
         }
         if pid == 0 {
-            std::process::exit(sandbox_process(&fifo, &dir, &container));
+            std::process::exit(sandbox_process(&fifo, &dir, &container, pty.as_ref()));
         }
         let saved = Saved {
             id: id.to_string(),
@@ -251,7 +275,12 @@ fn create(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Resu
 /// The sandbox process: wait until `start` opens the FIFO, then run the container. Without
 /// `--log`, the sentry's messages go to `sentry.log` in the state directory `dir`, not into
 /// the container's stderr.
-fn sandbox_process(fifo: &Path, dir: &Path, c: &bundle::Container) -> i32 {
+fn sandbox_process(
+    fifo: &Path,
+    dir: &Path,
+    c: &bundle::Container,
+    terminal: Option<&std::os::fd::OwnedFd>,
+) -> i32 {
     crate::log::redirect_unless_file(&dir.join("sentry.log"));
     // Bound before the program starts, served once it runs (`ringfence exec`).
     let exec_socket = dir.join("exec.sock");
@@ -261,6 +290,12 @@ fn sandbox_process(fifo: &Path, dir: &Path, c: &bundle::Container) -> i32 {
     // SAFETY: setsid has no memory-safety preconditions; it detaches from the caller's
     // session so the container outlives `ringfence create`.
     unsafe { libc::setsid() };
+    if let Some(slave) = terminal
+        && let Err(e) = console::attach(slave)
+    {
+        eprintln!("ringfence: cannot attach the terminal: {e}");
+        return 125;
+    }
     let released = std::fs::File::open(fifo).and_then(|mut f| {
         let mut byte = [0u8; 1];
         f.read(&mut byte)

@@ -71,6 +71,31 @@ impl FileOps for HostStream {
         self.lock().write(buf).map_err(host_errno)
     }
 
+    fn ioctl_buf(&self, cmd: u32, buf: &mut [u8]) -> Result<u64, Errno> {
+        use std::os::fd::AsRawFd;
+        // Only these requests reach the host, each with a buffer of the size it takes.
+        const ALLOWED: &[(u32, usize)] = &[
+            (0x5401, 36), // TCGETS
+            (0x5402, 36), // TCSETS
+            (0x5403, 36), // TCSETSW
+            (0x5404, 36), // TCSETSF
+            (0x5413, 8),  // TIOCGWINSZ
+            (0x5414, 8),  // TIOCSWINSZ
+            (0x541b, 4),  // FIONREAD
+        ];
+        if !ALLOWED.contains(&(cmd, buf.len())) {
+            return Err(Errno::ENOTTY);
+        }
+        let file = self.lock();
+        // SAFETY: `buf` is a live, writable buffer of the size the request reads or writes
+        // (checked against the table above) and the descriptor is owned by `file`.
+        let r = unsafe { libc::ioctl(file.as_raw_fd(), cmd as _, buf.as_mut_ptr()) };
+        if r < 0 {
+            return Err(host_errno(std::io::Error::last_os_error()));
+        }
+        Ok(r as u64)
+    }
+
     fn stat(&self) -> Result<FileStat, Errno> {
         let m = self.lock().metadata().map_err(host_errno)?;
         let ft = m.file_type();

@@ -318,8 +318,72 @@ pub fn ioctl<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno>
             flags.set(crate::vfs::OpenFlags::NONBLOCK, u32::from_le_bytes(on) != 0);
             f.set_flags(flags).map(|()| 0)
         }
-        cmd => f.ioctl(cmd as u32, a[2]),
+        TIOCGPGRP | TIOCGSID => {
+            is_tty(&f)?;
+            // Every process of the sandbox is in one group and session, led by its first
+            // process, which is therefore always in the foreground.
+            let pgrp = task.kernel.init_pid();
+            task.copy_out(a[2], &pgrp.to_le_bytes())?;
+            Ok(0)
+        }
+        TIOCSPGRP => {
+            is_tty(&f)?;
+            let mut pgrp = [0u8; 4];
+            task.copy_in(a[2], &mut pgrp)?;
+            if i32::from_le_bytes(pgrp) != task.kernel.init_pid() {
+                return Err(Errno::EPERM);
+            }
+            Ok(0)
+        }
+        TIOCSCTTY | TIOCNOTTY => is_tty(&f).map(|()| 0),
+        cmd => match TTY_STRUCTS.iter().find(|t| t.0 == cmd) {
+            Some(&(cmd, size, reads, fills)) => {
+                let mut buf = vec![0u8; size];
+                if reads {
+                    task.copy_in(a[2], &mut buf)?;
+                }
+                let r = f.ioctl_buf(cmd as u32, &mut buf)?;
+                if fills {
+                    task.copy_out(a[2], &buf)?;
+                }
+                Ok(r)
+            }
+            None => f.ioctl(cmd as u32, a[2]),
+        },
     }
+}
+
+const TCGETS: u64 = 0x5401;
+const TCSETS: u64 = 0x5402;
+const TCSETSW: u64 = 0x5403;
+const TCSETSF: u64 = 0x5404;
+const TIOCSCTTY: u64 = 0x540e;
+const TIOCGPGRP: u64 = 0x540f;
+const TIOCSPGRP: u64 = 0x5410;
+const TIOCGWINSZ: u64 = 0x5413;
+const TIOCSWINSZ: u64 = 0x5414;
+const FIONREAD: u64 = 0x541b;
+const TIOCNOTTY: u64 = 0x5422;
+const TIOCGSID: u64 = 0x5429;
+/// `struct termios` of the kernel (4 flag words, the line discipline, 19 control chars).
+const TERMIOS_SIZE: usize = 36;
+
+/// Terminal requests with a structure argument: (request, size, read from the caller,
+/// filled for the caller).
+const TTY_STRUCTS: &[(u64, usize, bool, bool)] = &[
+    (TCGETS, TERMIOS_SIZE, false, true),
+    (TCSETS, TERMIOS_SIZE, true, false),
+    (TCSETSW, TERMIOS_SIZE, true, false),
+    (TCSETSF, TERMIOS_SIZE, true, false),
+    (TIOCGWINSZ, 8, false, true),
+    (TIOCSWINSZ, 8, true, false),
+    (FIONREAD, 4, false, true),
+];
+
+/// `ENOTTY` unless `f` is a terminal.
+fn is_tty(f: &OpenFile) -> Result<(), Errno> {
+    f.ioctl_buf(TCGETS as u32, &mut [0u8; TERMIOS_SIZE])
+        .map(drop)
 }
 
 pub fn getdents64<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {

@@ -108,6 +108,14 @@ pub trait FileOps: Send + Sync {
         Err(Errno::ENOTTY)
     }
 
+    /// A terminal request whose argument is a structure of `buf.len()` bytes, already copied
+    /// in (for requests that read it) and copied out afterwards (for requests that fill it).
+    /// Only terminals have these.
+    fn ioctl_buf(&self, cmd: u32, buf: &mut [u8]) -> Result<u64, Errno> {
+        let _ = (cmd, buf);
+        Err(Errno::ENOTTY)
+    }
+
     /// The events of `mask` that are ready now (for poll, select and epoll).
     fn readiness(&self, mask: PollEvents) -> PollEvents {
         mask & DEFAULT_POLLMASK
@@ -390,6 +398,14 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         self.ops.ioctl(cmd, arg)
+    }
+
+    /// `ioctl` with a structure argument (see [`FileOps::ioctl_buf`]).
+    pub fn ioctl_buf(&self, cmd: u32, buf: &mut [u8]) -> Result<u64, Errno> {
+        if self.path_only {
+            return Err(Errno::EBADF);
+        }
+        self.ops.ioctl_buf(cmd, buf)
     }
 
     /// The ready events among `mask` (`POLLNVAL` for an `O_PATH` file).
