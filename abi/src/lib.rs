@@ -10,6 +10,7 @@
 
 pub mod aarch64;
 pub mod auxv;
+pub mod caps;
 pub mod epoll;
 pub mod errno;
 pub mod flags;

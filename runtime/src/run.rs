@@ -71,6 +71,7 @@ pub fn run(
         mounts: tree.mounts.clone(),
         user: sentry::vfs::Creds::root(),
         umask: None,
+        rlimits: Vec::new(),
     };
     run_options(platform, &opts, stats, Box::new(forward_signals)).map(ExitCode::from)
 }

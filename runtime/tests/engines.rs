@@ -211,6 +211,21 @@ fn podman_runs_containers_on_ringfence() {
             0,
         ),
         (
+            // Limits and capabilities: podman's default set lacks CAP_SYS_RESOURCE.
+            vec!["--rm", "--ulimit", "nofile=100:200", "--cap-drop", "chown"],
+            vec![
+                "sh",
+                "-c",
+                "grep -E '^Cap(Prm|Eff)' /proc/self/status; ulimit -n; ulimit -Hn; \
+                 ulimit -n 300 2>/dev/null || echo raise refused; ulimit -n 50; ulimit -n; \
+                 chown 5 /etc/hostname 2>/dev/null || echo chown refused",
+            ],
+            None,
+            "CapPrm:\t00000000800405fa\nCapEff:\t00000000800405fa\n100\n200\nraise refused\n\
+             50\nchown refused\n",
+            0,
+        ),
+        (
             vec!["--rm", "-t"],
             vec!["sh", "-c", "[ -t 0 ] && echo tty0; [ -t 1 ] && echo tty1"],
             None,

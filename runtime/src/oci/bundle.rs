@@ -27,6 +27,8 @@ pub struct Container {
     /// `process.terminal`, and `process.consoleSize` as rows and columns.
     pub terminal: bool,
     pub console_size: Option<(u16, u16)>,
+    /// `process.rlimits` as (resource, soft, hard).
+    pub rlimits: Vec<(u32, u64, u64)>,
     pub platform: Option<PlatformChoice>,
     pub annotations: serde_json::Value,
 }
@@ -124,6 +126,69 @@ fn mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountSpec>> {
     Ok(out)
 }
 
+/// `process.capabilities` as (effective, permitted) bit sets; `None` if absent (all for
+/// root, none for other users).
+pub fn capabilities(process: &oci_spec::runtime::Process) -> Result<Option<(u64, u64)>> {
+    let Some(caps) = process.capabilities() else {
+        return Ok(None);
+    };
+    let bits = |set: &Option<oci_spec::runtime::Capabilities>, name: &str| -> Result<u64> {
+        let mut out = 0u64;
+        for cap in set.iter().flatten() {
+            let text = serde_json::to_value(cap)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let n = abi::caps::from_name(&text)
+                .ok_or_else(|| format!("process.capabilities.{name}: unknown {text:?}"))?;
+            out |= 1 << n;
+        }
+        Ok(out)
+    };
+    let permitted = bits(caps.permitted(), "permitted")?;
+    let effective = bits(caps.effective(), "effective")? & permitted;
+    Ok(Some((effective, permitted)))
+}
+
+/// The resources `process.rlimits` may name, in Linux's numbering.
+const RLIMITS: &[&str] = &[
+    "RLIMIT_CPU",
+    "RLIMIT_FSIZE",
+    "RLIMIT_DATA",
+    "RLIMIT_STACK",
+    "RLIMIT_CORE",
+    "RLIMIT_RSS",
+    "RLIMIT_NPROC",
+    "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_AS",
+    "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+];
+
+/// `process.rlimits` as (resource, soft, hard); a soft limit above the hard one is refused.
+pub fn rlimits(process: &oci_spec::runtime::Process) -> Result<Vec<(u32, u64, u64)>> {
+    let mut out = Vec::new();
+    for (i, r) in process.rlimits().iter().flatten().enumerate() {
+        let name = r.typ().to_string();
+        let resource = RLIMITS
+            .iter()
+            .position(|n| *n == name)
+            .ok_or_else(|| format!("process.rlimits[{i}]: unknown resource {name}"))?;
+        if r.soft() > r.hard() {
+            return Err(format!(
+                "process.rlimits[{i}] ({name}): soft limit above the hard limit"
+            ));
+        }
+        out.push((resource as u32, r.soft(), r.hard()));
+    }
+    Ok(out)
+}
+
 pub fn load(bundle: &Path) -> Result<Container> {
     if !bundle.is_dir() {
         return Err(format!("bundle {} is not a directory", bundle.display()));
@@ -141,7 +206,11 @@ pub fn load(bundle: &Path) -> Result<Container> {
         .ok_or_else(|| format!("{}: process.args is required", config.display()))?;
     let user = process.user();
     let groups = user.additional_gids().clone().unwrap_or_default();
-    let creds = Creds::user(user.uid(), user.gid(), groups);
+    let mut creds = Creds::user(user.uid(), user.gid(), groups);
+    if let Some((effective, permitted)) = capabilities(process)? {
+        creds.caps = effective;
+        creds.permitted = permitted;
+    }
     let umask = user.umask();
     let root = spec
         .root()
@@ -191,6 +260,7 @@ pub fn load(bundle: &Path) -> Result<Container> {
         user: creds,
         umask,
         hooks,
+        rlimits: rlimits(process)?,
         terminal: process.terminal() == Some(true),
         console_size: process.console_size().as_ref().map(|b| {
             (

@@ -37,6 +37,8 @@ fn request(root: &Path, e: &Exec) -> Result<Value> {
             "gid": p.user().gid(),
             "additional_gids": p.user().additional_gids().clone().unwrap_or_default(),
             "umask": p.user().umask(),
+            "rlimits": super::bundle::rlimits(&p)?,
+            "capabilities": super::bundle::capabilities(&p)?,
         }));
     }
     if e.command.is_empty() {
@@ -69,6 +71,8 @@ fn request(root: &Path, e: &Exec) -> Result<Value> {
         "gid": gid,
         "additional_gids": groups,
         "umask": base.user().umask(),
+        "rlimits": super::bundle::rlimits(&base)?,
+        "capabilities": if uid == 0 { super::bundle::capabilities(&base)? } else { None },
     }))
 }
 

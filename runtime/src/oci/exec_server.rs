@@ -55,12 +55,28 @@ fn serve(conn: &UnixStream, sandbox: &Signaller) {
         .as_array()
         .map(|a| a.iter().map(id).collect())
         .unwrap_or_default();
+    let mut user = Creds::user(id(&request["uid"]), id(&request["gid"]), groups);
+    if let (Some(effective), Some(permitted)) = (
+        request["capabilities"][0].as_u64(),
+        request["capabilities"][1].as_u64(),
+    ) {
+        user.caps = effective;
+        user.permitted = permitted;
+    }
     let req = ExecRequest {
         argv: strings(&request["args"]),
         envp: strings(&request["env"]),
         cwd: request["cwd"].as_str().unwrap_or("/").to_string(),
-        user: Creds::user(id(&request["uid"]), id(&request["gid"]), groups),
+        user,
         umask: request["umask"].as_u64().map(|m| (m & 0o777) as u32),
+        rlimits: request["rlimits"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| Some((id(&r[0]), r[1].as_u64()?, r[2].as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
         stdio,
     };
     let execution = match sandbox.exec(req) {

@@ -314,6 +314,7 @@ fn sandbox_process(
         mounts: c.mounts.clone(),
         user: c.user.clone(),
         umask: c.umask,
+        rlimits: c.rlimits.clone(),
     };
     let on_start = Box::new(move |sandbox: sentry::sandbox::Signaller| {
         crate::run::forward_signals(sandbox.clone());

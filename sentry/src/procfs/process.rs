@@ -193,7 +193,8 @@ pub fn dir(view: Arc<dyn ProcessView>) -> SynthNode {
             Ok(format!(
                 "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\tR (running)\nTgid:\t{pid}\n\
                  Pid:\t{pid}\nPPid:\t{ppid}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\n\
-                 Groups:\t{}\nVmRSS:\t{rss} kB\nThreads:\t{threads}\n",
+                 Groups:\t{}\nVmRSS:\t{rss} kB\nThreads:\t{threads}\nCapPrm:\t{:016x}\n\
+                 CapEff:\t{:016x}\n",
                 c.ruid,
                 c.uid,
                 c.suid,
@@ -203,6 +204,8 @@ pub fn dir(view: Arc<dyn ProcessView>) -> SynthNode {
                 c.sgid,
                 c.gid,
                 groups,
+                c.permitted,
+                c.caps,
                 pid = view.pid(),
                 ppid = view.ppid(),
                 rss = view.resident() * 4,

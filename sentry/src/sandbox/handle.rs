@@ -18,6 +18,8 @@ pub struct ExecRequest {
     pub cwd: String,
     pub user: Creds,
     pub umask: Option<u32>,
+    /// Resource limits to set: (resource, soft, hard).
+    pub rlimits: Vec<(u32, u64, u64)>,
     /// Host descriptors for its standard input, output and error.
     pub stdio: [OwnedFd; 3],
 }
@@ -94,6 +96,7 @@ fn spawn<P: Platform>(
         cwd: &req.cwd,
         user: &req.user,
         umask: req.umask,
+        rlimits: &req.rlimits,
         cwd_must_exist: true,
     };
     let mut task = start_process(kernel, &spec, fds)?;

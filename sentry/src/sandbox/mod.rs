@@ -40,6 +40,8 @@ pub struct Options {
     pub user: vfs::Creds,
     /// The program's umask (022 by default).
     pub umask: Option<u32>,
+    /// Resource limits to set: (resource, soft, hard).
+    pub rlimits: Vec<(u32, u64, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,8 @@ pub enum SandboxError {
     NoProgram,
     #[error("the sandbox has ended")]
     Ended,
+    #[error("resource limit {resource}: {errno}")]
+    Rlimit { resource: u32, errno: Errno },
     #[error("working directory {cwd}: {errno}")]
     Cwd { cwd: String, errno: Errno },
     #[error("cannot set up standard streams: {0}")]
@@ -126,6 +130,7 @@ pub fn run<P: Platform>(
         cwd: &opts.cwd,
         user: &opts.user,
         umask: opts.umask,
+        rlimits: &opts.rlimits,
         // A working directory missing from the sandbox leaves the first program at the root.
         cwd_must_exist: false,
     };
@@ -148,6 +153,7 @@ struct ProcessSpec<'a> {
     cwd: &'a str,
     user: &'a vfs::Creds,
     umask: Option<u32>,
+    rlimits: &'a [(u32, u64, u64)],
     /// Whether a missing `cwd` is an error (else the process starts at the root).
     cwd_must_exist: bool,
 }
@@ -160,6 +166,7 @@ fn start_process<P: Platform>(
     fds: FdTable,
 ) -> Result<Task<P>, SandboxError> {
     let program = spec.argv.first().ok_or(SandboxError::NoProgram)?;
+    let mut limits = crate::task::rlimits::Rlimits::default();
     let exec_err = |errno| SandboxError::Exec {
         program: program.clone(),
         errno,
@@ -200,7 +207,15 @@ fn start_process<P: Platform>(
     )
     .map_err(exec_err)?;
     let exe = exec::resolved_path(vfs, &ctx, path.as_bytes());
+    for &(resource, soft, hard) in spec.rlimits {
+        let limit_err = |errno| SandboxError::Rlimit { resource, errno };
+        if resource == abi::resource::RLIMIT_NOFILE {
+            fds.set_limit(soft).map_err(limit_err)?;
+        }
+        limits.set(resource, soft, hard, true).map_err(limit_err)?;
+    }
     let task = Task::new(kernel.clone(), mm, regs, fds, ctx);
+    *task.group.limits() = limits;
     task.proc.exec(&task.mm, &exe, &argv, path.as_bytes());
     Ok(task)
 }

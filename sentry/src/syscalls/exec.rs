@@ -72,6 +72,7 @@ fn clone_process<P: Platform>(
         Arc::new(Mutex::new(task.fs().clone()))
     };
     let mut child = Task::new_process(task.kernel.clone(), task.tgid, mm, regs, fds, fs);
+    *child.group.limits() = *task.group.limits();
     child.proc.inherit(&task.proc);
     // The child starts with copies of the parent's actions and mask.
     let actions = *task.actions.lock().unwrap_or_else(|e| e.into_inner());

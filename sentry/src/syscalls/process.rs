@@ -44,34 +44,36 @@ pub fn set_tid_address<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u
     Ok(task.tid as u64)
 }
 
-/// `prlimit64(pid, resource, new, old)`: report Linux's defaults; changes are accepted for
-/// the calling process only.
+/// `prlimit64(pid, resource, new, old)` for the calling process (`ESRCH` for others).
+/// Setting `RLIMIT_NOFILE` limits the descriptor table.
 pub fn prlimit64<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
-    use abi::resource::*;
     if a[0] != 0 && a[0] != task.tgid as u64 {
         return Err(Errno::ESRCH);
     }
-    const INF: u64 = u64::MAX;
-    let (cur, max) = match a[1] as u32 {
-        RLIMIT_STACK => (8 << 20, INF),
-        RLIMIT_NOFILE => (1024, 1024 * 1024),
-        RLIMIT_NPROC => (63_000, 63_000),
-        RLIMIT_CORE => (0, INF),
-        RLIMIT_MEMLOCK => (8 << 20, 8 << 20),
-        RLIMIT_MSGQUEUE => (819_200, 819_200),
-        RLIMIT_SIGPENDING => (63_000, 63_000),
-        r if r < RLIM_NLIMITS => (INF, INF),
-        _ => return Err(Errno::EINVAL),
-    };
-    if a[3] != 0 {
-        let mut out = [0u8; 16];
-        out[..8].copy_from_slice(&cur.to_le_bytes());
-        out[8..].copy_from_slice(&max.to_le_bytes());
-        task.copy_out(a[3], &out)?;
-    }
+    let resource = a[1] as u32;
+    let old = task.group.limits().get(resource)?;
     if a[2] != 0 {
         let mut new = [0u8; 16];
         task.copy_in(a[2], &mut new)?;
+        let word = |i: usize| u64::from_le_bytes(new[i..i + 8].try_into().unwrap_or([0; 8]));
+        let (soft, hard) = (word(0), word(8));
+        let privileged = task.fs().creds.has_cap(abi::caps::CAP_SYS_RESOURCE);
+        let mut limits = *task.group.limits();
+        limits.set(resource, soft, hard, privileged)?;
+        if resource == abi::resource::RLIMIT_NOFILE {
+            // More than the table can ever hold is EPERM, as Linux's nr_open.
+            if hard > crate::vfs::NR_OPEN {
+                return Err(Errno::EPERM);
+            }
+            task.fds.set_limit(soft)?;
+        }
+        *task.group.limits() = limits;
+    }
+    if a[3] != 0 {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&old.0.to_le_bytes());
+        out[8..].copy_from_slice(&old.1.to_le_bytes());
+        task.copy_out(a[3], &out)?;
     }
     Ok(0)
 }

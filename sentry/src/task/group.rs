@@ -9,6 +9,8 @@ use crate::signal::ThreadSignals;
 pub struct ThreadGroup {
     pub tgid: i32,
     inner: Mutex<Inner>,
+    /// The process's resource limits, shared by its threads.
+    pub rlimits: Mutex<super::rlimits::Rlimits>,
 }
 
 struct Inner {
@@ -25,7 +27,13 @@ impl ThreadGroup {
                 threads: Vec::new(),
                 exit: None,
             }),
+            rlimits: Mutex::default(),
         })
+    }
+
+    /// The resource limits, locked.
+    pub fn limits(&self) -> MutexGuard<'_, super::rlimits::Rlimits> {
+        self.rlimits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -3,6 +3,7 @@
 
 mod group;
 mod process;
+pub mod rlimits;
 mod signals;
 
 use std::sync::{Arc, Mutex};

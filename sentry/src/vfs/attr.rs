@@ -146,7 +146,7 @@ impl Vfs {
         }
         let mut mode = mode & MODE_PERM_MASK;
         // Without privilege, the set-group-id bit needs membership in the file's group.
-        if !ctx.creds.is_root() && !ctx.creds.in_group(st.gid) {
+        if !ctx.creds.has_cap(abi::caps::CAP_FSETID) && !ctx.creds.in_group(st.gid) {
             mode &= !S_ISGID;
         }
         loc.inode().setattr(&SetAttr {
@@ -176,7 +176,7 @@ impl Vfs {
         loc.want_write()?;
         let st = loc.stat()?;
         let c = &ctx.creds;
-        if !c.is_root() {
+        if !c.has_cap(abi::caps::CAP_CHOWN) {
             let uid_ok = uid.is_none_or(|u| u == st.uid);
             let gid_ok = gid.is_none_or(|g| g == st.gid || c.in_group(g));
             if c.uid != st.uid || !uid_ok || !gid_ok {

@@ -200,7 +200,7 @@ impl Vfs {
         if !is_dir
             && mode & (S_ISGID | 0o010) == (S_ISGID | 0o010)
             && !ctx.creds.in_group(gid)
-            && !ctx.creds.is_root()
+            && !ctx.creds.has_cap(abi::caps::CAP_FSETID)
         {
             mode &= !S_ISGID;
         }

@@ -30,6 +30,9 @@ pub struct Creds {
     /// Real and saved group ids.
     pub rgid: u32,
     pub sgid: u32,
+    /// Effective and permitted capabilities (bit n for capability n).
+    pub caps: u64,
+    pub permitted: u64,
 }
 
 impl Creds {
@@ -50,13 +53,19 @@ impl Creds {
             suid: uid,
             rgid: gid,
             sgid: gid,
+            caps: if uid == 0 { abi::caps::ALL } else { 0 },
+            permitted: if uid == 0 { abi::caps::ALL } else { 0 },
         }
     }
 
-    /// Whether these credentials bypass permission bits (uid 0, standing in for
-    /// `CAP_DAC_OVERRIDE`, `CAP_FOWNER` and friends until capabilities exist).
+    /// Whether capability `cap` is in the effective set.
+    pub fn has_cap(&self, cap: u32) -> bool {
+        self.caps & (1 << cap) != 0
+    }
+
+    /// Whether these credentials bypass permission bits (`CAP_DAC_OVERRIDE`).
     pub fn is_root(&self) -> bool {
-        self.uid == 0
+        self.has_cap(abi::caps::CAP_DAC_OVERRIDE)
     }
 
     /// Whether `gid` is the primary or a supplementary group.
@@ -66,7 +75,7 @@ impl Creds {
 
     /// Whether these credentials own a file (or may act as its owner).
     pub fn owns(&self, stat: &FileStat) -> bool {
-        self.is_root() || self.uid == stat.uid
+        self.has_cap(abi::caps::CAP_FOWNER) || self.uid == stat.uid
     }
 }
 
@@ -111,7 +120,7 @@ pub(crate) fn check_sticky(
     dir: &dyn Inode,
     victim: &dyn Inode,
 ) -> Result<(), Errno> {
-    if creds.is_root() {
+    if creds.has_cap(abi::caps::CAP_FOWNER) {
         return Ok(());
     }
     let d = dir.stat()?;

@@ -27,21 +27,38 @@ impl Creds {
 
     fn set_ids(&mut self, kind: IdKind, (r, e, s): (u32, u32, u32)) {
         match kind {
-            IdKind::User => (self.ruid, self.uid, self.suid) = (r, e, s),
+            IdKind::User => {
+                let (old_any_root, old_e) =
+                    (self.ruid == 0 || self.uid == 0 || self.suid == 0, self.uid);
+                (self.ruid, self.uid, self.suid) = (r, e, s);
+                // As Linux: leaving uid 0 everywhere drops all capabilities; leaving it as
+                // the effective id drops the effective ones; coming back restores them.
+                if old_any_root && r != 0 && e != 0 && s != 0 {
+                    self.permitted = 0;
+                    self.caps = 0;
+                } else if old_e == 0 && e != 0 {
+                    self.caps = 0;
+                } else if old_e != 0 && e == 0 {
+                    self.caps = self.permitted;
+                }
+            }
             IdKind::Group => (self.rgid, self.gid, self.sgid) = (r, e, s),
         }
     }
 
-    /// Whether the task may set any id (`CAP_SETUID`/`CAP_SETGID`).
-    fn privileged(&self) -> bool {
-        self.uid == 0
+    /// Whether the task may set any id of `kind` (`CAP_SETUID`/`CAP_SETGID`).
+    fn privileged_for(&self, kind: IdKind) -> bool {
+        self.has_cap(match kind {
+            IdKind::User => abi::caps::CAP_SETUID,
+            IdKind::Group => abi::caps::CAP_SETGID,
+        })
     }
 
     /// `setuid`/`setgid`: all three ids with privilege, else only the effective one, to the
     /// real or saved id.
     pub fn set_id(&mut self, kind: IdKind, id: u32) -> Result<(), Errno> {
         let (r, _, s) = self.ids(kind);
-        if self.privileged() {
+        if self.privileged_for(kind) {
             self.set_ids(kind, (id, id, id));
         } else if id == r || id == s {
             let (r, _, s) = self.ids(kind);
@@ -64,7 +81,7 @@ impl Creds {
         let (r, e, s) = self.ids(kind);
         let may_real = real.is_none_or(|x| x == r || x == e);
         let may_eff = eff.is_none_or(|x| x == r || x == e || x == s);
-        if !(self.privileged() || may_real && may_eff) {
+        if !(self.privileged_for(kind) || may_real && may_eff) {
             return Err(Errno::EPERM);
         }
         let nr = real.unwrap_or(r);
@@ -88,7 +105,7 @@ impl Creds {
     ) -> Result<(), Errno> {
         let (r, e, s) = self.ids(kind);
         let own = |x: u32| x == r || x == e || x == s;
-        if !self.privileged() && [real, eff, saved].iter().flatten().any(|&x| !own(x)) {
+        if !self.privileged_for(kind) && [real, eff, saved].iter().flatten().any(|&x| !own(x)) {
             return Err(Errno::EPERM);
         }
         self.set_ids(
@@ -104,7 +121,7 @@ impl Creds {
         if groups.len() > NGROUPS_MAX {
             return Err(Errno::EINVAL);
         }
-        if !self.privileged() {
+        if !self.privileged_for(IdKind::Group) {
             return Err(Errno::EPERM);
         }
         self.groups = groups;
