@@ -72,6 +72,7 @@ pub fn run(
         user: sentry::vfs::Creds::root(),
         umask: None,
         rlimits: Vec::new(),
+        preserve_fds: 0,
     };
     run_options(platform, &opts, stats, Box::new(forward_signals)).map(ExitCode::from)
 }

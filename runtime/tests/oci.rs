@@ -465,6 +465,48 @@ fn a_terminal_goes_to_the_console_socket() {
 }
 
 #[test]
+fn preserved_descriptors_reach_the_program() {
+    let Some(bundle) = bundle(
+        "fds",
+        &[
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "echo through fd 3 >&3; read line <&4; echo got $line",
+        ],
+    ) else {
+        return;
+    };
+    let state = fixture_dir().join(format!("state-fds-{}", std::process::id()));
+    let out_file = bundle.join("fd3.out");
+    let in_file = bundle.join("fd4.in");
+    std::fs::write(&in_file, "input line\n").expect("input");
+    // The shell opens 3 for writing and 4 for reading, then becomes ringfence.
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("exec 3>\"$0\" 4<\"$1\"; exec \"$2\" --root \"$3\" run --preserve-fds 2 --bundle \"$4\" f1")
+        .arg(&out_file)
+        .arg(&in_file)
+        .arg(env!("CARGO_BIN_EXE_ringfence"))
+        .arg(&state)
+        .arg(&bundle)
+        .output()
+        .expect("sh runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got input line\n");
+    assert_eq!(
+        std::fs::read_to_string(&out_file).ok().as_deref(),
+        Some("through fd 3\n")
+    );
+    let _ = std::fs::remove_dir_all(&bundle);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
 fn run_propagates_output_environment_hostname_and_exit_code() {
     let script = "echo $GREETING from $(/bin/busybox uname -n); /bin/hello; exit 7";
     let Some(bundle) = bundle("run", &["/bin/busybox", "sh", "-c", script]) else {
@@ -527,7 +569,7 @@ fn mounts_bind_host_paths_and_read_only_holds() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "shared in\nmessage of the day\nmotd refused\netc refused\nro refused\nscratch ok\n\
-         / ro\n/tmp rw\n/dev rw\n/data rw\n/ro ro\n/etc/motd ro\n/scratch rw\n/proc rw\n",
+         / ro\n/tmp rw\n/dev rw\n/data rw\n/ro ro\n/etc/motd ro\n/scratch rw\n/proc rw\n/sys ro\n",
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );

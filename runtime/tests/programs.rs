@@ -219,6 +219,9 @@ fn busybox_applets() {
         &["head", "-1", "/proc/self/status"],
         &["sh", "-c", "tr '\\0' ' ' < /proc/self/cmdline; echo"],
         &["sh", "-c", "grep -c '^processor' /proc/cpuinfo"],
+        // /sys is the sandbox's own too, with the CPUs the host has.
+        &["cat", "/sys/devices/system/cpu/online"],
+        &["nproc"],
     ] {
         same_program(&format!("busybox {args:?}"), &bb, args, |s| s.to_string());
     }

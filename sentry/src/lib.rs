@@ -20,6 +20,7 @@ pub mod procfs;
 pub mod sandbox;
 pub mod signal;
 pub mod syscalls;
+pub mod sysfs;
 pub mod task;
 pub mod vfs;
 pub mod wait;

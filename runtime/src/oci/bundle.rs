@@ -29,6 +29,8 @@ pub struct Container {
     pub console_size: Option<(u16, u16)>,
     /// `process.rlimits` as (resource, soft, hard).
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// `--preserve-fds` of the command line (not from the bundle).
+    pub preserve_fds: u32,
     pub platform: Option<PlatformChoice>,
     pub annotations: serde_json::Value,
 }
@@ -261,6 +263,7 @@ pub fn load(bundle: &Path) -> Result<Container> {
         umask,
         hooks,
         rlimits: rlimits(process)?,
+        preserve_fds: 0,
         terminal: process.terminal() == Some(true),
         console_size: process.console_size().as_ref().map(|b| {
             (

@@ -77,6 +77,9 @@ fn request(root: &Path, e: &Exec) -> Result<Value> {
 }
 
 pub fn exec(root: &Path, e: &Exec) -> Result<ExitCode> {
+    if e.preserve_fds != 0 {
+        return Err("--preserve-fds: exec passes only the standard streams".into());
+    }
     let request = request(root, e)?;
     let tty = e.tty || request["terminal"] == true;
     let pty = match (tty, &e.console_socket) {

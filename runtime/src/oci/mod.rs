@@ -42,6 +42,7 @@ pub fn standard(global: &GlobalOpts, cmd: StandardCmd) -> Result<ExitCode> {
                 &c.bundle,
                 c.pid_file.as_deref(),
                 c.console_socket.as_deref(),
+                c.preserve_fds,
             )?;
             Ok(ExitCode::SUCCESS)
         }
@@ -78,6 +79,7 @@ pub fn common(global: &GlobalOpts, cmd: CommonCmd) -> Result<ExitCode> {
                 &r.bundle,
                 r.pid_file.as_deref(),
                 r.console_socket.as_deref(),
+                r.preserve_fds,
             )?;
             if let Err(e) = start(&root, &r.container_id) {
                 let _ = delete(&root, &r.container_id, true);
@@ -195,10 +197,13 @@ fn create(
     bundle: &Path,
     pid_file: Option<&Path>,
     console_socket: Option<&Path>,
+    preserve_fds: i32,
 ) -> Result<i32> {
     state::check_id(id)?;
     let bundle = std::path::absolute(bundle).map_err(|e| e.to_string())?;
-    let container = bundle::load(&bundle)?;
+    let mut container = bundle::load(&bundle)?;
+    container.preserve_fds =
+        u32::try_from(preserve_fds).map_err(|_| "--preserve-fds must not be negative")?;
     let pty = match (container.terminal, console_socket) {
         (true, Some(socket)) => {
             let pty = console::open(container.console_size)?;
@@ -315,6 +320,7 @@ fn sandbox_process(
         user: c.user.clone(),
         umask: c.umask,
         rlimits: c.rlimits.clone(),
+        preserve_fds: c.preserve_fds,
     };
     let on_start = Box::new(move |sandbox: sentry::sandbox::Signaller| {
         crate::run::forward_signals(sandbox.clone());

@@ -27,6 +27,25 @@ impl HostStream {
         })
     }
 
+    /// A descriptor this process inherited (`--preserve-fds`), if it is open: the stream
+    /// (a duplicate) and whether it may be read and written.
+    pub fn inherited(fd: i32) -> std::io::Result<(HostStream, bool, bool)> {
+        // SAFETY: F_GETFL only reads the status flags; an unused number gives EBADF.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is open (F_GETFL succeeded) and stays open while this function
+        // duplicates it; nothing here closes it.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let acc = flags & libc::O_ACCMODE;
+        Ok((
+            HostStream::from_fd(borrowed)?,
+            acc != libc::O_WRONLY,
+            acc != libc::O_RDONLY,
+        ))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, std::fs::File> {
         self.file.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -42,6 +42,9 @@ pub struct Options {
     pub umask: Option<u32>,
     /// Resource limits to set: (resource, soft, hard).
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// Descriptors 3 .. 3 + this many of the calling process also become the program's
+    /// (runc's `--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +127,18 @@ pub fn run<P: Platform>(
         kernel.set_hostname(name);
     }
     let fds = stdio().map_err(SandboxError::Stdio)?;
+    for fd in 3..3 + opts.preserve_fds {
+        let (stream, read, write) =
+            HostStream::inherited(fd as i32).map_err(SandboxError::Stdio)?;
+        let flags = match (read, write) {
+            (true, true) => OpenFlags::RDWR,
+            (false, true) => OpenFlags::WRONLY,
+            _ => OpenFlags::RDONLY,
+        };
+        let file = Arc::new(OpenFile::new(None, flags, Box::new(stream)));
+        fds.insert(file, false)
+            .map_err(|e| SandboxError::Stdio(std::io::Error::from_raw_os_error(e.raw())))?;
+    }
     let spec = ProcessSpec {
         argv: &opts.argv,
         envp: &opts.envp,
@@ -220,7 +235,7 @@ fn start_process<P: Platform>(
     Ok(task)
 }
 
-/// Mount the sandbox's own /proc (the host's is never shown).
+/// Mount the sandbox's own /proc and /sys (the host's are never shown).
 fn mount_proc<P: Platform>(kernel: &Kernel<P>, ctx: &FsContext) -> Result<(), SandboxError> {
     let vfs = &kernel.vfs;
     let _ = vfs.mkdir(ctx, At::Cwd, b"/proc", 0o555);
@@ -233,6 +248,15 @@ fn mount_proc<P: Platform>(kernel: &Kernel<P>, ctx: &FsContext) -> Result<(), Sa
         .map(drop)
         .map_err(|errno| SandboxError::Exec {
             program: "/proc".into(),
+            errno,
+        })?;
+    // And its /sys, read-only as in a container.
+    let _ = vfs.mkdir(ctx, At::Cwd, b"/sys", 0o555);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    vfs.mount(ctx, At::Cwd, b"/sys", crate::sysfs::new(cpus))
+        .map(|m| m.set_readonly(true))
+        .map_err(|errno| SandboxError::Exec {
+            program: "/sys".into(),
             errno,
         })
 }
