@@ -11,6 +11,7 @@
 //! Writes `target/ringfence-bench/syscalls.{md,csv,svg}` and `syscalls_startup.csv`.
 //! `RF_BENCH_QUICK=1` (or `--quick`): fewer iterations and repetitions.
 //! `RF_BENCH_MODES=getpid,stat`: only those modes. `RF_BENCH_RINGFENCE=path`: that binary.
+//! `RF_BENCH_PROGRAM=path`: that prebuilt bench program (see `ci/bench-in-vm`).
 
 mod setup;
 mod spawn;
@@ -75,7 +76,9 @@ impl Config {
     fn from_env() -> Config {
         let quick = std::env::args().any(|a| a == "--quick")
             || std::env::var("RF_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-        let wanted = std::env::var("RF_BENCH_MODES").ok();
+        let wanted = std::env::var("RF_BENCH_MODES")
+            .ok()
+            .filter(|w| !w.trim().is_empty());
         let modes = MODES
             .iter()
             .filter(|m| {

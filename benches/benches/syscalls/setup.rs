@@ -18,8 +18,13 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
-/// Compile `tests/fixtures/bench.c` statically into `out_dir`; its absolute path.
+/// Compile `tests/fixtures/bench.c` statically into `out_dir`; its absolute path. With
+/// `RF_BENCH_PROGRAM` set, that prebuilt program instead (machines without gcc, such as the
+/// emulated ones of `ci/`).
 pub fn compile_bench(out_dir: &Path) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("RF_BENCH_PROGRAM") {
+        return std::path::absolute(path).map_err(|e| e.to_string());
+    }
     let src = workspace_root().join("tests/fixtures/bench.c");
     let out = out_dir.join("bench");
     let status = Command::new("gcc")
