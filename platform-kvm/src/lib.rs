@@ -28,4 +28,6 @@ pub use ring0::pagetables::Perms;
 pub use ring0::{Access, Trap};
 pub use stats::{ExitReason, ExitStats};
 #[cfg(target_arch = "x86_64")]
-pub use x86_64::{AddressSpace, Context, Interrupter, Machine, MachineConfig};
+pub use x86_64::{
+    AddressSpace, Context, GuestMode, Interrupter, Machine, MachineConfig, current_ring,
+};

@@ -57,6 +57,28 @@ impl PhysMap {
         Ok(slot)
     }
 
+    /// Make `size` bytes of host memory at `hva`, which the caller does not own (the
+    /// sentry's own text, heap and stacks, for guest mode), a memory slot of `vm`; its
+    /// guest-physical address.
+    pub(crate) fn add_host(&mut self, vm: &VmFd, hva: u64, size: u64) -> Result<u64> {
+        let gpa = self.next_gpa;
+        let slot = kvm_userspace_memory_region {
+            slot: self.next_slot,
+            flags: 0,
+            guest_phys_addr: gpa,
+            memory_size: size,
+            userspace_addr: hva,
+        };
+        // SAFETY: the slot only lets the guest reach host memory this process has mapped,
+        // through the sentry's own kernel page table; if the host unmaps it later, a guest
+        // access makes KVM_RUN fail (EFAULT) rather than reach anything else.
+        unsafe { vm.set_user_memory_region(slot) }
+            .map_err(Error::kvm("KVM_SET_USER_MEMORY_REGION"))?;
+        self.next_slot += 1;
+        self.next_gpa = (gpa + size).next_multiple_of(ALIGN);
+        Ok(gpa)
+    }
+
     /// Delete memory slot `slot` and create it again, which makes KVM drop every shadow
     /// page built from it. No vCPU may be running (its page walks would find no memory).
     pub(crate) fn recreate(vm: &VmFd, slot: kvm_userspace_memory_region) -> Result<()> {

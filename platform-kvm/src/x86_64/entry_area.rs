@@ -55,12 +55,12 @@ impl EntryArea {
             for (i, d) in gdt::build(tss_va).iter().enumerate() {
                 r.write_u64(base + PER_CPU_GDT_OFFSET + 8 * i as u64, *d)?;
             }
-            // Exceptions taken at ring 0 (only a bad resume frame can cause one) stay on
-            // the current stack; ring 3 traps switch to RSP0.
-            r.write(
-                base + PER_CPU_TSS_OFFSET,
-                &tss::build(stack_top(cpu), [0; 7]),
-            )?;
+            // Ring-3 traps switch to RSP0; exceptions always use IST1, at the same top, so
+            // their frame is in the same place whichever ring they come from (and never
+            // on the interrupted ring-0 code's stack).
+            let mut ist = [0; 7];
+            ist[usize::from(idt::EXCEPTION_IST) - 1] = stack_top(cpu);
+            r.write(base + PER_CPU_TSS_OFFSET, &tss::build(stack_top(cpu), ist))?;
         }
         Ok(())
     }

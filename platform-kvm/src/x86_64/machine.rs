@@ -85,6 +85,9 @@ pub struct Machine {
     refresh_pending: AtomicBool,
     /// Every context of the machine, to kick them out of the guest.
     pub(crate) contexts: Mutex<Vec<Weak<Shared>>>,
+    /// Where host regions sit in guest-physical memory; grows as guest mode maps more of
+    /// the sentry.
+    pub(crate) physmap: Mutex<PhysMap>,
 }
 
 impl Machine {
@@ -166,6 +169,7 @@ impl Machine {
             refresh_gate: Mutex::new(()),
             refresh_pending: AtomicBool::new(false),
             contexts: Mutex::new(Vec::new()),
+            physmap: Mutex::new(physmap),
         }))
     }
 
@@ -272,6 +276,15 @@ impl Machine {
     /// How often the software backend's shadow page tables were dropped.
     pub fn shadow_refreshes(&self) -> u64 {
         self.shadow_refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Makes host memory `[hva, hva + size)` reachable from the guest; its guest-physical
+    /// address.
+    pub(crate) fn add_host_slot(&self, hva: u64, size: u64) -> Result<u64> {
+        self.physmap
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add_host(&self.vm, hva, size)
     }
 
     pub(crate) fn next_space_id(&self) -> u64 {

@@ -4,10 +4,12 @@ mod address_space;
 mod context;
 mod entry_area;
 mod fpu;
+mod guest_mode;
 mod machine;
 mod pool;
 mod vcpu;
 
 pub use address_space::AddressSpace;
 pub use context::{Context, Interrupter};
+pub use guest_mode::{GuestMode, current_ring};
 pub use machine::{Machine, MachineConfig};

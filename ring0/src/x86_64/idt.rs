@@ -17,6 +17,11 @@ pub const fn gate(handler: u64, selector: u16, ist: u8, dpl: u8) -> [u64; 2] {
     [low, handler >> 32]
 }
 
+/// The interrupt stack every exception uses (IST1, the top of the per-CPU stack): a trap
+/// taken at ring 0 must not push its frame onto the interrupted code's own stack, where it
+/// would overwrite the red zone below the stack pointer that compiled code may use.
+pub const EXCEPTION_IST: u8 = 1;
+
 /// The whole IDT for entry stubs at guest-virtual `code_va`. Vectors above 31 are not
 /// present: nothing in the guest raises interrupts, and an application's `int n` for them
 /// becomes a #GP it cannot turn into anything else.
@@ -28,7 +33,12 @@ pub fn build(code_va: u64) -> [[u64; 2]; 256] {
         } else {
             0
         };
-        idt[vector as usize] = gate(code_va + vector * VECTOR_STUB_STRIDE, KERNEL_CS, 0, dpl);
+        idt[vector as usize] = gate(
+            code_va + vector * VECTOR_STUB_STRIDE,
+            KERNEL_CS,
+            EXCEPTION_IST,
+            dpl,
+        );
     }
     idt
 }
@@ -58,6 +68,7 @@ mod tests {
         assert_eq!(target(14), 0xffff_ff80_0000_1000 + 14 * VECTOR_STUB_STRIDE);
         assert_eq!((idt[3][0] >> 45) & 3, 3, "int3 is allowed from ring 3");
         assert_eq!((idt[13][0] >> 45) & 3, 0);
+        assert_eq!((idt[14][0] >> 32) & 7, u64::from(EXCEPTION_IST));
         assert_eq!(idt[32], [0, 0]);
     }
 }

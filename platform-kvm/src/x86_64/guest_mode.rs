@@ -1,0 +1,516 @@
+//! Guest mode ("bluepill"): the calling host thread goes on executing the same code, with the
+//! same stack, heap and TLS, at guest ring 0 of the machine.
+//!
+//! Entering: [`GuestMode::run`] executes `ud2` in host mode; the `SIGILL` handler, on an
+//! alternate stack, loads the interrupted registers into a vCPU whose page table maps the
+//! sentry's host address space one to one (the lower half) below the machine's shared upper
+//! half, and runs it from the instruction after the `ud2`.
+//!
+//! Leaving is transparent: a `syscall` at guest ring 0 reaches the syscall stub, which halts;
+//! an exception (an access to host memory mapped after the table was built, an instruction
+//! the guest CPU does not enable) reaches its stub on the interrupt stack, which halts. Either
+//! way the handler copies the registers back into the signal frame, rewound to the syscall or
+//! the faulting instruction, and returns: the host executes it natively and the thread goes
+//! on in host mode. A signal for the thread ends `KVM_RUN` the same way.
+//!
+//! Not yet (see issue #3): application contexts switched from guest mode, FPU/vector state
+//! carried across the boundary (code run by `run` must not keep floating-point values live
+//! across a host call), and the memory file mapped into the table (accesses to it leave
+//! guest mode, transparently).
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once};
+
+use kvm_bindings::{Msrs, kvm_msr_entry, kvm_regs};
+use kvm_ioctls::VcpuExit;
+use ring0::pagetables::x86_64::X86_64;
+use ring0::pagetables::{PageTables, Perms};
+use ring0::x86_64::cpu::MSR_LSTAR;
+use ring0::x86_64::entry::{Stub, stub_at};
+use ring0::x86_64::exception;
+use ring0::x86_64::layout::{CODE_VA, SYSCALL_STUB_OFFSET, TRAMPOLINE_VA};
+
+use super::fpu::FpuSlot;
+use super::machine::Machine;
+use super::vcpu::{Position, Vcpu};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::stats::ExitReason;
+
+core::arch::global_asm!(
+    ".pushsection .text.ringfence_guest_mode, \"ax\"",
+    // Host mode: the trap that enters guest mode, which resumes at the `ret`.
+    ".globl ringfence_guest_enter",
+    "ringfence_guest_enter:",
+    "ud2",
+    "ret",
+    // Guest mode: an exit back to host mode, which resumes at the `ret`.
+    ".globl ringfence_guest_leave",
+    "ringfence_guest_leave:",
+    "hlt",
+    "ret",
+    ".popsection",
+);
+
+unsafe extern "C" {
+    fn ringfence_guest_enter();
+    fn ringfence_guest_leave();
+}
+
+/// Host memory larger than this is left out of the table for now (the memory file): guest
+/// accesses to it leave guest mode.
+const MAX_RANGE: u64 = 1 << 30;
+/// The highest address 4-level paging reaches.
+const LOWER_HALF_END: u64 = 1 << 47;
+/// Size of the alternate stack the entry handler runs on.
+const ALT_STACK: usize = 64 << 10;
+const RFLAGS_IF: u64 = 1 << 9;
+const RFLAGS_RESERVED: u64 = 1 << 1;
+
+/// A kernel page table for the sentry and the means to run the calling thread on it.
+pub struct GuestMode {
+    machine: Arc<Machine>,
+    tables: Mutex<Option<PageTables<X86_64>>>,
+    root: u64,
+    /// Host ranges already in the table.
+    mapped: Mutex<Vec<(u64, u64)>>,
+    fpu: Arc<FpuSlot>,
+}
+
+/// What the entry handler needs, for the thread in [`GuestMode::run`].
+struct Active {
+    machine: Arc<Machine>,
+    vcpu: Vcpu,
+    /// Times the thread left guest mode.
+    exits: u64,
+    error: Option<Error>,
+}
+
+thread_local! {
+    static ACTIVE: Cell<*mut Active> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+impl GuestMode {
+    /// A kernel table for `machine` with the host address space of this process as it is
+    /// now.
+    pub fn new(machine: &Arc<Machine>) -> Result<Arc<GuestMode>> {
+        let root;
+        let tables = {
+            let mut pool = machine.tables.lock().unwrap_or_else(|e| e.into_inner());
+            let mut tables = PageTables::<X86_64>::new(&mut *pool)
+                .map_err(|e| Error::PageTables(e.to_string()))?;
+            if let Err(e) = tables.share_upper_from(&mut *pool, &machine.kernel) {
+                tables.release(&mut *pool);
+                return Err(Error::PageTables(e.to_string()));
+            }
+            root = tables.root();
+            tables
+        };
+        let mode = Arc::new(GuestMode {
+            machine: machine.clone(),
+            tables: Mutex::new(Some(tables)),
+            root,
+            mapped: Mutex::new(Vec::new()),
+            fpu: Arc::default(),
+        });
+        mode.refresh()?;
+        Ok(mode)
+    }
+
+    /// Maps host memory mapped since the table was built (or last refreshed).
+    pub fn refresh(&self) -> Result<()> {
+        let maps = std::fs::read_to_string("/proc/self/maps")
+            .map_err(|e| Error::GuestFailure(format!("/proc/self/maps: {e}")))?;
+        let mut mapped = self.mapped.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        let tables = guard
+            .as_mut()
+            .ok_or_else(|| Error::GuestFailure("guest mode released".into()))?;
+        for range in maps.lines().filter_map(parse_maps_line) {
+            let (start, end, perms) = range;
+            if end > LOWER_HALF_END
+                || end - start > MAX_RANGE
+                || mapped.iter().any(|&(s, e)| start < e && s < end)
+            {
+                continue;
+            }
+            let gpa = self.machine.add_host_slot(start, end - start)?;
+            let mut pool = self
+                .machine
+                .tables
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            tables
+                .map(&mut *pool, start, gpa, end - start, perms)
+                .map_err(|e| Error::PageTables(e.to_string()))?;
+            mapped.push((start, end));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the calling thread, starting at guest ring 0; `f` goes on in host mode
+    /// from its first host call (or fault), transparently. Returns `f`'s result and how many
+    /// times the thread left guest mode.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> Result<(R, u64)> {
+        install_handler();
+        let vcpu = self.machine.pool.acquire(&self.fpu)?;
+        let mut active = Active {
+            machine: self.machine.clone(),
+            vcpu,
+            exits: 0,
+            error: None,
+        };
+        let prepared = self.prepare(&mut active.vcpu);
+        let altstack = AltStack::install();
+        let outcome = match (prepared, altstack) {
+            (Ok(()), Ok(stack)) => {
+                ACTIVE.with(|a| a.set(&raw mut active));
+                // SAFETY: the SIGILL handler installed above turns this `ud2` into an entry
+                // to guest mode (or, if it cannot, records why and returns past it); it
+                // behaves as a call that clobbers what the C ABI lets a call clobber.
+                unsafe { ringfence_guest_enter() };
+                let value = f();
+                if current_ring() == 0 {
+                    // SAFETY: at ring 0 this `hlt` is an exit that the handler resumes at
+                    // the following `ret`, in host mode.
+                    unsafe { ringfence_guest_leave() };
+                }
+                ACTIVE.with(|a| a.set(std::ptr::null_mut()));
+                drop(stack);
+                match active.error.take() {
+                    Some(e) => Err(e),
+                    None => Ok((value, active.exits)),
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        let restored = self.restore(&mut active.vcpu);
+        self.machine.pool.release(active.vcpu);
+        let outcome = outcome?;
+        restored.map(|()| outcome)
+    }
+
+    /// Ring-0 state of the sentry: this table, the thread's FS base, syscalls to the stub.
+    fn prepare(&self, vcpu: &mut Vcpu) -> Result<()> {
+        let mut fs_base = 0u64;
+        // SAFETY: ARCH_GET_FS writes the FS base to the u64 the pointer names.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_arch_prctl,
+                0x1003, // ARCH_GET_FS
+                &raw mut fs_base,
+            )
+        };
+        if r != 0 {
+            return Err(Error::GuestFailure(format!(
+                "ARCH_GET_FS: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        let mut sregs = vcpu.sregs;
+        sregs.cr3 = self.root;
+        sregs.fs.base = fs_base;
+        sregs.gs.base = 0;
+        vcpu.fd
+            .set_sregs(&sregs)
+            .map_err(Error::kvm("KVM_SET_SREGS"))?;
+        set_lstar(vcpu, CODE_VA + SYSCALL_STUB_OFFSET)?;
+        vcpu.position = Position::Ring0;
+        vcpu.tlb.clear();
+        vcpu.cr3 = self.root;
+        Ok(())
+    }
+
+    /// Back to the state the platform's contexts expect.
+    fn restore(&self, vcpu: &mut Vcpu) -> Result<()> {
+        vcpu.fd
+            .set_sregs(&vcpu.sregs)
+            .map_err(Error::kvm("KVM_SET_SREGS"))?;
+        vcpu.cr3 = vcpu.sregs.cr3;
+        vcpu.tlb.clear();
+        vcpu.position = Position::Ring0;
+        let lstar = match self.machine.backend() {
+            Backend::Hardware => CODE_VA + SYSCALL_STUB_OFFSET,
+            Backend::Software => TRAMPOLINE_VA,
+        };
+        set_lstar(vcpu, lstar)
+    }
+}
+
+impl Drop for GuestMode {
+    fn drop(&mut self) {
+        if let Some(tables) = self.tables.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let mut pool = self
+                .machine
+                .tables
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            tables.release(&mut *pool);
+        }
+    }
+}
+
+fn set_lstar(vcpu: &Vcpu, lstar: u64) -> Result<()> {
+    let entry = kvm_msr_entry {
+        index: MSR_LSTAR,
+        data: lstar,
+        ..Default::default()
+    };
+    let msrs = Msrs::from_entries(&[entry])
+        .map_err(|e| Error::GuestFailure(format!("MSR list: {e:?}")))?;
+    match vcpu.fd.set_msrs(&msrs) {
+        Ok(1) => Ok(()),
+        Ok(_) => Err(Error::GuestFailure("KVM_SET_MSRS refused LSTAR".into())),
+        Err(e) => Err(Error::kvm("KVM_SET_MSRS")(e)),
+    }
+}
+
+/// `start-end perms offset dev inode [name]` → the range and its permissions, for the
+/// readable ranges guest mode maps (not the kernel's vsyscall, vvar and vdso pages).
+fn parse_maps_line(line: &str) -> Option<(u64, u64, Perms)> {
+    let mut fields = line.split_whitespace();
+    let (start, end) = fields.next()?.split_once('-')?;
+    let (start, end) = (
+        u64::from_str_radix(start, 16).ok()?,
+        u64::from_str_radix(end, 16).ok()?,
+    );
+    let p = fields.next()?.as_bytes();
+    let name = fields.nth(3).unwrap_or("");
+    if p.first() != Some(&b'r') || name.starts_with("[v") || end <= start {
+        return None;
+    }
+    let mut perms = Perms::READ;
+    perms.set(Perms::WRITE, p.get(1) == Some(&b'w'));
+    perms.set(Perms::EXECUTE, p.get(2) == Some(&b'x'));
+    Some((start, end, perms))
+}
+
+/// The privilege level the thread runs at now (0 in guest mode, 3 in host mode).
+pub fn current_ring() -> u16 {
+    let cs: u16;
+    // SAFETY: reading CS has no side effects.
+    unsafe { core::arch::asm!("mov {0:x}, cs", out(reg) cs, options(nomem, nostack)) };
+    cs & 3
+}
+
+/// This thread's alternate signal stack while it may enter guest mode: the entry handler
+/// must not run on the stack the guest-mode code goes on using. The previous one comes back
+/// on drop.
+struct AltStack {
+    _memory: Vec<u8>,
+    previous: libc::stack_t,
+}
+
+impl AltStack {
+    fn install() -> Result<AltStack> {
+        let mut memory = vec![0u8; ALT_STACK];
+        let stack = libc::stack_t {
+            ss_sp: memory.as_mut_ptr().cast(),
+            ss_flags: 0,
+            ss_size: memory.len(),
+        };
+        let mut previous = libc::stack_t {
+            ss_sp: std::ptr::null_mut(),
+            ss_flags: 0,
+            ss_size: 0,
+        };
+        // SAFETY: `stack` describes memory owned by the returned value, which restores the
+        // previous stack before freeing it.
+        if unsafe { libc::sigaltstack(&stack, &mut previous) } != 0 {
+            return Err(Error::GuestFailure(format!(
+                "sigaltstack: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(AltStack {
+            _memory: memory,
+            previous,
+        })
+    }
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        let mut previous = self.previous;
+        if previous.ss_flags & libc::SS_DISABLE == 0 && previous.ss_sp.is_null() {
+            previous.ss_flags = libc::SS_DISABLE;
+        }
+        // SAFETY: restores the stack that was installed before (or disables ours).
+        unsafe { libc::sigaltstack(&previous, std::ptr::null_mut()) };
+    }
+}
+
+static INSTALL: Once = Once::new();
+/// The SIGILL handler there was before ours (`SIG_DFL` if none).
+static PREVIOUS: AtomicUsize = AtomicUsize::new(libc::SIG_DFL);
+
+fn install_handler() {
+    INSTALL.call_once(|| {
+        // SAFETY: a zeroed sigaction is a valid "no flags, default" value to fill in.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_sigill as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        // SAFETY: sa_mask is a valid sigset_t to initialise.
+        unsafe { libc::sigemptyset(&mut action.sa_mask) };
+        // SAFETY: a zeroed sigaction is valid storage for the previous action.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are valid; the handler is an `extern "C"` function of the
+        // signature SA_SIGINFO expects.
+        if unsafe { libc::sigaction(libc::SIGILL, &action, &mut old) } == 0 {
+            PREVIOUS.store(old.sa_sigaction, Ordering::SeqCst);
+        }
+    });
+}
+
+extern "C" fn on_sigill(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid ucontext for an SA_SIGINFO handler.
+    let uc = unsafe { &mut *ctx.cast::<libc::ucontext_t>() };
+    let rip = uc.uc_mcontext.gregs[libc::REG_RIP as usize] as u64;
+    let active = ACTIVE.with(Cell::get);
+    if active.is_null() || rip != ringfence_guest_enter as *const () as u64 {
+        // Not ours: what was there before.
+        match PREVIOUS.load(Ordering::SeqCst) {
+            h if h != libc::SIG_DFL && h != libc::SIG_IGN => {
+                // SAFETY: the previous handler was installed for SIGILL with SA_SIGINFO
+                // semantics or as a plain handler, which ignores the extra arguments.
+                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    unsafe { std::mem::transmute(h) };
+                f(sig, info, ctx);
+            }
+            _ => {
+                // SAFETY: back to the default action; returning re-executes the faulting
+                // instruction, which then ends the process as SIGILL would have.
+                unsafe { libc::signal(libc::SIGILL, libc::SIG_DFL) };
+            }
+        }
+        return;
+    }
+    // SAFETY: `active` points at the `Active` of `GuestMode::run` on this thread, which
+    // outlives the call (it is cleared before `run` returns).
+    let active = unsafe { &mut *active };
+    let gregs = &mut uc.uc_mcontext.gregs;
+    if let Err(e) = active.enter(gregs) {
+        active.error = Some(e);
+        // Skip the trap: the thread goes on in host mode.
+        gregs[libc::REG_RIP as usize] += 2;
+    }
+}
+
+/// A general register of `kvm_regs`, by reference.
+type RegField = fn(&mut kvm_regs) -> &mut u64;
+
+/// Where each general register is in the signal frame's `gregs` and in `kvm_regs`.
+const GREGS: [(usize, RegField); 16] = [
+    (libc::REG_RAX as usize, |r| &mut r.rax),
+    (libc::REG_RBX as usize, |r| &mut r.rbx),
+    (libc::REG_RCX as usize, |r| &mut r.rcx),
+    (libc::REG_RDX as usize, |r| &mut r.rdx),
+    (libc::REG_RSI as usize, |r| &mut r.rsi),
+    (libc::REG_RDI as usize, |r| &mut r.rdi),
+    (libc::REG_RSP as usize, |r| &mut r.rsp),
+    (libc::REG_RBP as usize, |r| &mut r.rbp),
+    (libc::REG_R8 as usize, |r| &mut r.r8),
+    (libc::REG_R9 as usize, |r| &mut r.r9),
+    (libc::REG_R10 as usize, |r| &mut r.r10),
+    (libc::REG_R11 as usize, |r| &mut r.r11),
+    (libc::REG_R12 as usize, |r| &mut r.r12),
+    (libc::REG_R13 as usize, |r| &mut r.r13),
+    (libc::REG_R14 as usize, |r| &mut r.r14),
+    (libc::REG_R15 as usize, |r| &mut r.r15),
+];
+
+impl Active {
+    /// Runs the vCPU from the trapped host registers `g` until the guest leaves; `g` then
+    /// holds where the host goes on.
+    fn enter(&mut self, g: &mut [libc::greg_t; 23]) -> Result<()> {
+        let mut regs = kvm_regs::default();
+        for (i, reg) in GREGS {
+            *reg(&mut regs) = g[i] as u64;
+        }
+        regs.rip = g[libc::REG_RIP as usize] as u64 + 2;
+        regs.rflags = (g[libc::REG_EFL as usize] as u64 & !RFLAGS_IF) | RFLAGS_RESERVED;
+        self.vcpu.set_regs(&regs)?;
+        let _in_guest = self.machine.enter();
+        let exit = match self.vcpu.fd.run() {
+            Ok(VcpuExit::Hlt) => Ok(true),
+            Ok(VcpuExit::Intr) => Ok(false),
+            Err(e) if e.errno() == libc::EINTR => Ok(false),
+            Ok(other) => Err(Error::GuestFailure(format!(
+                "unexpected exit in guest mode: {other:?}"
+            ))),
+            Err(e) => Err(Error::kvm("KVM_RUN")(e)),
+        };
+        let halted = exit?;
+        let k = self.vcpu.regs()?;
+        let mut back = k;
+        if halted {
+            self.machine.exits.count(ExitReason::Hlt);
+            let at = k.rip.wrapping_sub(1);
+            if at == ringfence_guest_leave as *const () as u64 {
+                back.rip = k.rip;
+            } else {
+                match at.checked_sub(CODE_VA).and_then(stub_at) {
+                    // A host call: run the `syscall` again on the host.
+                    Some(Stub::Syscall) => {
+                        back.rip = k.rcx - 2;
+                        back.rflags = k.r11;
+                    }
+                    // A fault: the host retries the instruction.
+                    Some(Stub::Vector(vector)) => {
+                        let entry = &self.machine.entry;
+                        let frame = if exception::has_error_code(vector) {
+                            let [_, rest @ ..] = entry.read_stack::<6>(self.vcpu.index, k.rsp)?;
+                            rest
+                        } else {
+                            entry.read_stack::<5>(self.vcpu.index, k.rsp)?
+                        };
+                        let [rip, _cs, rflags, rsp, _ss] = frame;
+                        back.rip = rip;
+                        back.rflags = rflags;
+                        back.rsp = rsp;
+                    }
+                    _ => {
+                        return Err(Error::GuestFailure(format!(
+                            "guest mode halted at {:#x}",
+                            k.rip
+                        )));
+                    }
+                }
+            }
+        } else {
+            self.machine.exits.count(ExitReason::Interrupted);
+        }
+        self.exits += 1;
+        for (i, reg) in GREGS {
+            g[i] = *reg(&mut back) as libc::greg_t;
+        }
+        g[libc::REG_RIP as usize] = back.rip as libc::greg_t;
+        g[libc::REG_EFL as usize] = (back.rflags | RFLAGS_IF) as libc::greg_t;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_lines() {
+        let (s, e, p) =
+            parse_maps_line("55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0   [heap]").unwrap();
+        assert_eq!((s, e), (0x55d0_c0a0_0000, 0x55d0_c0a2_1000));
+        assert_eq!(p, Perms::READ | Perms::WRITE);
+        let (_, _, p) =
+            parse_maps_line("7f00-8f00 r-xp 00000000 08:01 123 /usr/lib/libc.so.6").unwrap();
+        assert_eq!(p, Perms::READ | Perms::EXECUTE);
+        assert!(parse_maps_line("7fff-8fff r-xp 00000000 00:00 0 [vdso]").is_none());
+        assert!(parse_maps_line("7fff-8fff ---p 00000000 00:00 0").is_none());
+        assert!(parse_maps_line("garbage").is_none());
+    }
+
+    #[test]
+    fn host_mode_is_ring_3() {
+        assert_eq!(current_ring(), 3);
+    }
+}

@@ -1,0 +1,137 @@
+//! Guest mode: this test's own Rust code runs at guest ring 0 with its stack, heap and TLS,
+//! and leaves guest mode transparently at its first host call or at memory the guest table
+//! does not map yet. Runs on whichever backend this host's `/dev/kvm` is (on the software
+//! one ring 0 is emulated: slow, but the same mechanism); CI also runs it inside
+//! `ci/vm-x86_64` on the hardware backend.
+
+#![cfg(target_arch = "x86_64")]
+
+mod common;
+
+use std::cell::Cell;
+
+use common::*;
+use platform_kvm::{GuestMode, current_ring};
+
+thread_local! {
+    static MARK: Cell<u64> = const { Cell::new(7) };
+}
+
+#[test]
+fn code_runs_at_ring_0_until_its_first_host_call() {
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    let heap: Vec<u64> = (1..=100).collect();
+    for round in 0..3u64 {
+        let ((ring_in, sum, tls, pid, ring_after), exits) = guest
+            .run(|| {
+                let ring_in = current_ring();
+                // Stack, heap and TLS, all at guest ring 0.
+                let sum: u64 = heap.iter().sum::<u64>() + round;
+                MARK.with(|m| m.set(m.get() + 1));
+                let tls = MARK.with(Cell::get);
+                // A host call: it leaves guest mode and runs natively.
+                // SAFETY: getpid has no preconditions.
+                let pid = unsafe { libc::getpid() };
+                (ring_in, sum, tls, pid, current_ring())
+            })
+            .expect("run in guest mode");
+        assert_eq!(ring_in, 0, "round {round}: entered guest ring 0");
+        assert_eq!(sum, 5050 + round);
+        assert_eq!(tls, 8 + round, "the thread's own TLS");
+        assert_eq!(pid as u32, std::process::id(), "getpid ran on the host");
+        assert_eq!(ring_after, 3, "back in host mode after the host call");
+        assert!(exits >= 1, "the host call left guest mode");
+    }
+}
+
+#[test]
+fn memory_mapped_after_the_table_is_reached_through_the_host() {
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    // A mapping the guest table has never seen: touching it in guest mode faults there, and
+    // the access is retried on the host.
+    let len = 1 << 20;
+    // SAFETY: a fresh private anonymous mapping, unmapped below.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED);
+    let cell = p.cast::<u64>();
+    let ((ring_before, ring_after), exits) = guest
+        .run(|| {
+            let before = current_ring();
+            // SAFETY: `cell` points into the mapping above, alive until munmap below.
+            unsafe { cell.write_volatile(0x5eed) };
+            (before, current_ring())
+        })
+        .expect("run in guest mode");
+    assert_eq!((ring_before, ring_after), (0, 3));
+    assert_eq!(exits, 1, "one exit: the fault");
+    // SAFETY: as above.
+    assert_eq!(unsafe { cell.read_volatile() }, 0x5eed);
+
+    // Once refreshed, the same access stays in guest mode.
+    guest.refresh().expect("refresh");
+    let (ring, exits) = guest
+        .run(|| {
+            // SAFETY: as above.
+            unsafe { cell.write_volatile(0xfeed) };
+            current_ring()
+        })
+        .expect("run in guest mode");
+    assert_eq!(ring, 0, "the store ran at ring 0");
+    assert_eq!(exits, 1, "only the final leave");
+    // SAFETY: as above; then the mapping goes.
+    unsafe {
+        assert_eq!(cell.read_volatile(), 0xfeed);
+        libc::munmap(p, len);
+    }
+}
+
+static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_usr1(_: libc::c_int) {
+    SIGNALLED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn a_signal_reaches_a_thread_spinning_in_guest_mode() {
+    use std::sync::atomic::Ordering;
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    // SAFETY: installs a handler that only stores to an atomic.
+    unsafe { libc::signal(libc::SIGUSR1, on_usr1 as *const () as libc::sighandler_t) };
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // SAFETY: signals this test's own thread.
+        unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGUSR1) };
+    });
+    let started = std::time::Instant::now();
+    let ((ring_in, ring_out), _) = guest
+        .run(|| {
+            let ring_in = current_ring();
+            // No host call in the loop: only the signal can end guest mode.
+            while !SIGNALLED.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+            (ring_in, current_ring())
+        })
+        .expect("run in guest mode");
+    sender.join().expect("sender");
+    assert_eq!(ring_in, 0);
+    assert_eq!(ring_out, 3, "the signal took the thread out of guest mode");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "handled promptly"
+    );
+}
