@@ -135,3 +135,36 @@ fn a_signal_reaches_a_thread_spinning_in_guest_mode() {
         "handled promptly"
     );
 }
+
+#[test]
+fn vector_registers_survive_leaving_guest_mode() {
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    for value in [0x0123_4567_89ab_cdef_u64, 0xfeed_face_cafe_beef] {
+        let ((ring_in, kept, ring_out), _) = guest
+            .run(|| {
+                let ring_in = current_ring();
+                let kept: u64;
+                // xmm7 is set at guest ring 0 and read back after a `syscall`, which leaves
+                // guest mode and runs again on the host in between.
+                // SAFETY: getpid through a raw syscall; the clobbers are declared.
+                unsafe {
+                    core::arch::asm!(
+                        "movq xmm7, {v}",
+                        "syscall",
+                        "movq {k}, xmm7",
+                        v = in(reg) value,
+                        k = out(reg) kept,
+                        inout("rax") libc::SYS_getpid => _,
+                        out("rcx") _,
+                        out("r11") _,
+                        out("xmm7") _,
+                    );
+                }
+                (ring_in, kept, current_ring())
+            })
+            .expect("run in guest mode");
+        assert_eq!((ring_in, ring_out), (0, 3));
+        assert_eq!(kept, value, "xmm7 came back from the guest");
+    }
+}

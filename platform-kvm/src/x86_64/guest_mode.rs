@@ -11,12 +11,13 @@
 //! the guest CPU does not enable) reaches its stub on the interrupt stack, which halts. Either
 //! way the handler copies the registers back into the signal frame, rewound to the syscall or
 //! the faulting instruction, and returns: the host executes it natively and the thread goes
-//! on in host mode. A signal for the thread ends `KVM_RUN` the same way.
+//! on in host mode. A signal for the thread ends `KVM_RUN` the same way, and so does an
+//! instruction the software backend (which emulates ring 0) cannot emulate.
 //!
-//! Not yet (see issue #3): application contexts switched from guest mode, FPU/vector state
-//! carried across the boundary (code run by `run` must not keep floating-point values live
-//! across a host call), and the memory file mapped into the table (accesses to it leave
-//! guest mode, transparently).
+//! Floating-point and vector registers travel with the thread both ways (`guest_fpu`).
+//!
+//! Not yet (see issue #3): application contexts switched from guest mode, and the memory
+//! file mapped into the table (accesses to it leave guest mode, transparently).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,6 +33,7 @@ use ring0::x86_64::exception;
 use ring0::x86_64::layout::{CODE_VA, SYSCALL_STUB_OFFSET, TRAMPOLINE_VA};
 
 use super::fpu::FpuSlot;
+use super::guest_fpu::FrameFpu;
 use super::machine::Machine;
 use super::vcpu::{Position, Vcpu};
 use crate::backend::Backend;
@@ -389,8 +391,10 @@ extern "C" fn on_sigill(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
     // SAFETY: `active` points at the `Active` of `GuestMode::run` on this thread, which
     // outlives the call (it is cleared before `run` returns).
     let active = unsafe { &mut *active };
+    // SAFETY: `fpregs` belongs to this live signal frame, which outlives the handler's use.
+    let mut fpu = unsafe { FrameFpu::new(uc.uc_mcontext.fpregs.cast::<u8>()) };
     let gregs = &mut uc.uc_mcontext.gregs;
-    if let Err(e) = active.enter(gregs) {
+    if let Err(e) = active.enter(gregs, fpu.as_mut()) {
         active.error = Some(e);
         // Skip the trap: the thread goes on in host mode.
         gregs[libc::REG_RIP as usize] += 2;
@@ -423,7 +427,11 @@ const GREGS: [(usize, RegField); 16] = [
 impl Active {
     /// Runs the vCPU from the trapped host registers `g` until the guest leaves; `g` then
     /// holds where the host goes on.
-    fn enter(&mut self, g: &mut [libc::greg_t; 23]) -> Result<()> {
+    fn enter(&mut self, g: &mut [libc::greg_t; 23], fpu: Option<&mut FrameFpu<'_>>) -> Result<()> {
+        let xcr0 = self.machine.features.xcr0;
+        if let Some(f) = fpu.as_deref() {
+            f.load(&self.vcpu.fd, xcr0)?;
+        }
         let mut regs = kvm_regs::default();
         for (i, reg) in GREGS {
             *reg(&mut regs) = g[i] as u64;
@@ -432,19 +440,25 @@ impl Active {
         regs.rflags = (g[libc::REG_EFL as usize] as u64 & !RFLAGS_IF) | RFLAGS_RESERVED;
         self.vcpu.set_regs(&regs)?;
         let _in_guest = self.machine.enter();
+        // `None`: halted in a stub; `Some(reason)`: stopped where the host goes on.
         let exit = match self.vcpu.fd.run() {
-            Ok(VcpuExit::Hlt) => Ok(true),
-            Ok(VcpuExit::Intr) => Ok(false),
-            Err(e) if e.errno() == libc::EINTR => Ok(false),
+            Ok(VcpuExit::Hlt) => Ok(None),
+            Ok(VcpuExit::Intr) => Ok(Some(ExitReason::Interrupted)),
+            Err(e) if e.errno() == libc::EINTR => Ok(Some(ExitReason::Interrupted)),
+            // The software backend emulates ring 0 and cannot emulate every instruction
+            // (SSE moves, for one): the host runs it instead, at the same RIP.
+            Ok(VcpuExit::InternalError) if self.machine.backend() == Backend::Software => {
+                Ok(Some(ExitReason::Other))
+            }
             Ok(other) => Err(Error::GuestFailure(format!(
                 "unexpected exit in guest mode: {other:?}"
             ))),
             Err(e) => Err(Error::kvm("KVM_RUN")(e)),
         };
-        let halted = exit?;
+        let stopped = exit?;
         let k = self.vcpu.regs()?;
         let mut back = k;
-        if halted {
+        if stopped.is_none() {
             self.machine.exits.count(ExitReason::Hlt);
             let at = k.rip.wrapping_sub(1);
             if at == ringfence_guest_leave as *const () as u64 {
@@ -478,10 +492,13 @@ impl Active {
                     }
                 }
             }
-        } else {
-            self.machine.exits.count(ExitReason::Interrupted);
+        } else if let Some(reason) = stopped {
+            self.machine.exits.count(reason);
         }
         self.exits += 1;
+        if let Some(f) = fpu {
+            f.store(&self.vcpu.fd, xcr0)?;
+        }
         for (i, reg) in GREGS {
             g[i] = *reg(&mut back) as libc::greg_t;
         }

@@ -4,6 +4,7 @@ mod address_space;
 mod context;
 mod entry_area;
 mod fpu;
+mod guest_fpu;
 mod guest_mode;
 mod machine;
 mod pool;
