@@ -366,15 +366,27 @@ fn start(root: &Path, id: &str) -> Result<()> {
         }
     };
     std::io::Write::write_all(&mut f, b"0").map_err(|e| format!("cannot start {id:?}: {e}"))?;
-    if let Ok(c) = bundle::load(&saved.bundle) {
-        let hooks = c.hooks.poststart().clone().unwrap_or_default();
-        if !hooks.is_empty() {
-            let mut st = state::state_json(root, &saved);
-            st["status"] = "running".into();
-            hooks::run_logged("poststart", &hooks, &st);
-        }
-    }
+    late_hooks(root, &saved, "poststart", "running");
     Ok(())
+}
+
+/// Runs the `poststart` or `poststop` hooks of the container's bundle, with `status` in the
+/// state they get; failures are logged only, as the runtime spec says.
+fn late_hooks(root: &Path, saved: &Saved, kind: &str, status: &str) {
+    let Ok(c) = bundle::load(&saved.bundle) else {
+        return;
+    };
+    let hooks = if kind == "poststart" {
+        c.hooks.poststart()
+    } else {
+        c.hooks.poststop()
+    };
+    let hooks = hooks.clone().unwrap_or_default();
+    if !hooks.is_empty() {
+        let mut st = state::state_json(root, saved);
+        st["status"] = status.into();
+        hooks::run_logged(kind, &hooks, &st);
+    }
 }
 
 fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
@@ -391,14 +403,7 @@ fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     std::fs::remove_dir_all(state::dir(root, id))
         .map_err(|e| format!("cannot delete {id:?}: {e}"))?;
-    if let Ok(c) = bundle::load(&saved.bundle) {
-        let hooks = c.hooks.poststop().clone().unwrap_or_default();
-        if !hooks.is_empty() {
-            let mut st = state::state_json(root, &saved);
-            st["status"] = "stopped".into();
-            hooks::run_logged("poststop", &hooks, &st);
-        }
-    }
+    late_hooks(root, &saved, "poststop", "stopped");
     Ok(())
 }
 

@@ -135,6 +135,26 @@ impl FileStat {
         }
     }
 
+    /// A host object's metadata as a file of a sandbox file system on device `dev` with
+    /// inode number `ino`.
+    pub fn of_host(h: &crate::host::HostStat, dev: u64, ino: u64) -> FileStat {
+        FileStat {
+            dev,
+            ino,
+            mode: h.mode,
+            nlink: h.nlink,
+            uid: h.uid,
+            gid: h.gid,
+            rdev: h.rdev,
+            size: h.size,
+            blksize: h.blksize,
+            blocks: h.blocks,
+            atime: h.atime,
+            mtime: h.mtime,
+            ctime: h.ctime,
+        }
+    }
+
     /// The file type, if the mode holds a valid one.
     pub fn file_type(&self) -> Option<FileType> {
         FileType::from_mode(self.mode)

@@ -60,21 +60,7 @@ impl HostInode {
 
     fn stat_now(&self) -> Result<FileStat, Errno> {
         let h = self.node.restat()?;
-        Ok(FileStat {
-            dev: self.dev,
-            ino: h.ino,
-            mode: h.mode,
-            nlink: h.nlink,
-            uid: h.uid,
-            gid: h.gid,
-            rdev: h.rdev,
-            size: h.size,
-            blksize: h.blksize,
-            blocks: h.blocks,
-            atime: h.atime,
-            mtime: h.mtime,
-            ctime: h.ctime,
-        })
+        Ok(FileStat::of_host(&h, self.dev, h.ino))
     }
 }
 

@@ -147,21 +147,7 @@ impl OvNode {
         }
         // Every node has an upper node, a lower object, or both.
         let h = *self.lower.as_ref().ok_or(Errno::EIO)?.stat();
-        Ok(FileStat {
-            dev: self.shared.dev,
-            ino: self.ino,
-            mode: h.mode,
-            nlink: h.nlink,
-            uid: h.uid,
-            gid: h.gid,
-            rdev: h.rdev,
-            size: h.size,
-            blksize: h.blksize,
-            blocks: h.blocks,
-            atime: h.atime,
-            mtime: h.mtime,
-            ctime: h.ctime,
-        })
+        Ok(FileStat::of_host(&h, self.shared.dev, self.ino))
     }
 }
 
