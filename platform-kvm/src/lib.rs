@@ -29,5 +29,5 @@ pub use ring0::{Access, Trap};
 pub use stats::{ExitReason, ExitStats};
 #[cfg(target_arch = "x86_64")]
 pub use x86_64::{
-    AddressSpace, Context, GuestMode, Interrupter, Machine, MachineConfig, current_ring,
+    AddressSpace, Context, GuestFpu, GuestMode, Interrupter, Machine, MachineConfig, current_ring,
 };

@@ -168,3 +168,63 @@ fn vector_registers_survive_leaving_guest_mode() {
         assert_eq!(kept, value, "xmm7 came back from the guest");
     }
 }
+
+#[test]
+fn application_syscalls_come_back_to_guest_mode_without_exits() {
+    use platform_kvm::{AddressSpace, Backend, ExitReason, GuestFpu, Trap};
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    let frames = Frames::new();
+    let space = AddressSpace::new(&machine).unwrap();
+    load_code(&machine, &frames, &space, snippets::syscalls());
+    const N: u64 = 100_000;
+    let mut regs = regs_at(CODE);
+    regs.r13 = N;
+    let mut fpu = GuestFpu::new();
+    let before = machine.exit_stats();
+    let (outcome, _) = guest
+        .run(|| -> Result<(u64, Option<String>), platform_kvm::Error> {
+            let mut wrong = None;
+            let mut rings_seen_in_sentry = 0;
+            for i in 0..=N {
+                let trap = guest.switch(&mut regs, &mut fpu, &space)?;
+                if current_ring() == 0 {
+                    rings_seen_in_sentry += 1;
+                }
+                let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+                if i < N
+                    && wrong.is_none()
+                    && (trap != Trap::Syscall
+                        || regs.orig_rax != i
+                        || args != [2 * i, 3 * i, 4, 5, 6, 7])
+                {
+                    wrong = Some(format!("syscall {i}: {trap:?} {} {args:?}", regs.orig_rax));
+                }
+                // The application checks that it gets exactly this back.
+                regs.rax = i ^ 0x5555;
+            }
+            Ok((rings_seen_in_sentry, wrong))
+        })
+        .expect("run in guest mode");
+    if machine.backend() == Backend::Software {
+        // Ring 0 is only emulated there: applications run through `Context` instead.
+        let err = outcome.expect_err("the software backend refuses");
+        assert!(err.to_string().contains("hardware backend only"), "{err}");
+        return;
+    }
+    let (in_guest, wrong) = outcome.expect("switches");
+    assert_eq!(wrong, None);
+    assert_eq!(
+        regs.orig_rax,
+        snippets::DONE,
+        "the application saw every result"
+    );
+    let exits = machine.exit_stats().since(&before);
+    println!("{} syscalls from guest mode: {exits}", N + 1);
+    assert!(
+        in_guest > N / 2,
+        "the sentry handled them at ring 0 ({in_guest})"
+    );
+    assert!(exits.total() < 10, "no exit per syscall: {exits}");
+    assert_eq!(exits.get(ExitReason::Other), 0);
+}

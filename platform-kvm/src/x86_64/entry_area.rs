@@ -2,10 +2,10 @@
 //! GDT/TSS/stacks, laid out for the upper-half addresses of `ring0::x86_64::layout`.
 
 use ring0::x86_64::layout::{
-    CODE_VA, GDT_ENTRIES, IDT_VA, PER_CPU_BACKED, PER_CPU_GDT_OFFSET, PER_CPU_STACK_OFFSET,
-    PER_CPU_TSS_OFFSET, TRAMPOLINE_VA, per_cpu_va, stack_top,
+    CODE_VA, GDT_ENTRIES, GUEST_CODE_VA, GUEST_IDT_VA, IDT_VA, PER_CPU_BACKED, PER_CPU_GDT_OFFSET,
+    PER_CPU_STACK_OFFSET, PER_CPU_TSS_OFFSET, TRAMPOLINE_VA, guest, per_cpu_va, stack_top,
 };
-use ring0::x86_64::{entry, gdt, idt, tss};
+use ring0::x86_64::{entry, gdt, guest_entry, idt, tss};
 
 use crate::error::{Error, Result};
 use crate::region::HostRegion;
@@ -14,7 +14,9 @@ const PAGE: u64 = 4096;
 const IDT_OFFSET: u64 = 0;
 const CODE_OFFSET: u64 = PAGE;
 const TRAMPOLINE_OFFSET: u64 = 2 * PAGE;
-const PER_CPU_OFFSET: u64 = 3 * PAGE;
+const GUEST_IDT_OFFSET: u64 = 3 * PAGE;
+const GUEST_CODE_OFFSET: u64 = 4 * PAGE;
+const PER_CPU_OFFSET: u64 = 5 * PAGE;
 
 /// One page of the entry area: where it is in host memory and where the guest sees it.
 pub(crate) struct EntryPage {
@@ -49,6 +51,11 @@ impl EntryArea {
         }
         r.write(CODE_OFFSET, entry::code_page())?;
         r.write(TRAMPOLINE_OFFSET, entry::trampoline_page())?;
+        for (i, gate) in idt::build(GUEST_CODE_VA).iter().enumerate() {
+            r.write_u64(GUEST_IDT_OFFSET + 16 * i as u64, gate[0])?;
+            r.write_u64(GUEST_IDT_OFFSET + 16 * i as u64 + 8, gate[1])?;
+        }
+        r.write(GUEST_CODE_OFFSET, guest_entry::code_page())?;
         for cpu in 0..self.cpus {
             let base = self.per_cpu_offset(cpu);
             let tss_va = per_cpu_va(cpu) + PER_CPU_TSS_OFFSET;
@@ -61,6 +68,8 @@ impl EntryArea {
             let mut ist = [0; 7];
             ist[usize::from(idt::EXCEPTION_IST) - 1] = stack_top(cpu);
             r.write(base + PER_CPU_TSS_OFFSET, &tss::build(stack_top(cpu), ist))?;
+            r.write_u64(base + guest::SELF, per_cpu_va(cpu))?;
+            r.write_u64(base + guest::STACK_TOP, stack_top(cpu))?;
         }
         Ok(())
     }
@@ -90,6 +99,8 @@ impl EntryArea {
             page(IDT_OFFSET, IDT_VA, false, false, false),
             page(CODE_OFFSET, CODE_VA, false, false, true),
             page(TRAMPOLINE_OFFSET, TRAMPOLINE_VA, true, false, true),
+            page(GUEST_IDT_OFFSET, GUEST_IDT_VA, false, false, false),
+            page(GUEST_CODE_OFFSET, GUEST_CODE_VA, false, false, true),
         ];
         for cpu in 0..self.cpus {
             let base = self.per_cpu_offset(cpu);
@@ -142,6 +153,27 @@ impl EntryArea {
             per_cpu_va(cpu) + PER_CPU_GDT_OFFSET,
             (GDT_ENTRIES * 8 - 1) as u16,
         )
+    }
+
+    /// Reads the guest-mode word at `field` (a `layout::guest` offset) of CPU `cpu`.
+    pub(crate) fn guest_word(&self, cpu: usize, field: u64) -> Result<u64> {
+        self.region.read_u64(self.per_cpu_offset(cpu) + field)
+    }
+
+    /// Writes the guest-mode word at `field` of CPU `cpu`.
+    pub(crate) fn set_guest_word(&self, cpu: usize, field: u64, value: u64) -> Result<()> {
+        self.region
+            .write_u64(self.per_cpu_offset(cpu) + field, value)
+    }
+
+    /// CPU `cpu`'s saved application registers (the `layout::guest::SAVE` block, laid out
+    /// as `abi::x86_64::UserRegs`).
+    pub(crate) fn guest_saved_regs(&self, cpu: usize) -> Result<[u64; 23]> {
+        let mut words = [0u64; 23];
+        for (i, w) in words.iter_mut().enumerate() {
+            *w = self.guest_word(cpu, guest::SAVE + 8 * i as u64)?;
+        }
+        Ok(words)
     }
 
     pub(crate) fn tss_va(cpu: usize) -> u64 {

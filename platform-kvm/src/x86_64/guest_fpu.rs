@@ -157,6 +157,77 @@ impl<'a> FrameFpu<'a> {
     }
 }
 
+/// An application's floating-point and vector registers between guest-mode switches, in
+/// the standard XSAVE format (or FXSAVE's where the vCPU has no XSAVE). New: the initial
+/// state.
+#[repr(C, align(64))]
+pub struct GuestFpu {
+    area: [u8; KVM_XSAVE],
+}
+
+impl Default for GuestFpu {
+    fn default() -> Self {
+        GuestFpu::new()
+    }
+}
+
+impl GuestFpu {
+    pub fn new() -> GuestFpu {
+        let mut area = [0u8; KVM_XSAVE];
+        // MXCSR's reset value, for FXRSTOR (XRSTOR initialises components whose XSTATE_BV
+        // bit is clear, which all are).
+        area[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        area[0..2].copy_from_slice(&0x37fu16.to_le_bytes());
+        GuestFpu { area }
+    }
+
+    /// At guest ring 0: stores the registers here.
+    pub(crate) fn save(&mut self, xsave: bool) {
+        let p = self.area.as_mut_ptr();
+        if xsave {
+            // SAFETY: a 64-byte aligned 4 KiB area, large enough for every component the
+            // vCPU's XCR0 enables (KVM's own XSAVE buffer is this size).
+            unsafe {
+                core::arch::asm!("xsave64 [{}]", in(reg) p, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
+            };
+        } else {
+            // SAFETY: a 16-byte aligned area of at least 512 bytes.
+            unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) p, options(nostack)) };
+        }
+    }
+
+    /// At guest ring 0: loads the registers from here.
+    pub(crate) fn restore(&self, xsave: bool) {
+        let p = self.area.as_ptr();
+        if xsave {
+            // SAFETY: the area holds what `save` (or `take_from`) wrote, or the initial
+            // state, in the standard format with a valid header.
+            unsafe {
+                core::arch::asm!("xrstor64 [{}]", in(reg) p, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
+            };
+        } else {
+            // SAFETY: as above, in FXSAVE's format.
+            unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) p, options(nostack)) };
+        }
+    }
+
+    /// On the host: takes the registers a vCPU holds (an application interrupted while it
+    /// ran).
+    pub(crate) fn take_from(&mut self, fd: &VcpuFd, xsave: bool) -> Result<()> {
+        if xsave {
+            let x = fd.get_xsave().map_err(Error::kvm("KVM_GET_XSAVE"))?;
+            self.area.copy_from_slice(as_bytes(&x.region));
+        } else {
+            let f = fd.get_fpu().map_err(Error::kvm("KVM_GET_FPU"))?;
+            let mut frame = FrameFpu {
+                bytes: &mut self.area[..LEGACY],
+            };
+            frame.set_legacy(&f);
+        }
+        Ok(())
+    }
+}
+
 fn as_bytes(words: &[u32; 1024]) -> &[u8; KVM_XSAVE] {
     // SAFETY: 1024 u32s are 4096 bytes with no padding, and u8 has no alignment needs.
     unsafe { &*words.as_ptr().cast::<[u8; KVM_XSAVE]>() }

@@ -23,17 +23,23 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
+use abi::x86_64::UserRegs;
 use kvm_bindings::{Msrs, kvm_msr_entry, kvm_regs};
 use kvm_ioctls::VcpuExit;
+use ring0::Trap;
 use ring0::pagetables::x86_64::X86_64;
 use ring0::pagetables::{PageTables, Perms};
-use ring0::x86_64::cpu::MSR_LSTAR;
-use ring0::x86_64::entry::{Stub, stub_at};
-use ring0::x86_64::exception;
-use ring0::x86_64::layout::{CODE_VA, SYSCALL_STUB_OFFSET, TRAMPOLINE_VA};
+use ring0::x86_64::cpu::{MSR_KERNEL_GS_BASE, MSR_LSTAR};
+use ring0::x86_64::exception::{self, GENERAL_PROTECTION};
+use ring0::x86_64::guest_entry::{self, regs};
+use ring0::x86_64::layout::{
+    CODE_VA, GUEST_CODE_VA, GUEST_IDT_VA, GUEST_SYSCALL_OFFSET, SYSCALL_STUB_OFFSET, TRAMPOLINE_VA,
+    USER_CS, USER_DS, USER_MAX, guest, per_cpu_va,
+};
 
+use super::address_space::AddressSpace;
 use super::fpu::FpuSlot;
-use super::guest_fpu::FrameFpu;
+use super::guest_fpu::{FrameFpu, GuestFpu};
 use super::machine::Machine;
 use super::vcpu::{Position, Vcpu};
 use crate::backend::Backend;
@@ -55,9 +61,115 @@ core::arch::global_asm!(
     ".popsection",
 );
 
+// `ringfence_guest_switch(regs: *const UserRegs, user_cr3, resume_stub) -> trap kind`, at
+// guest ring 0 only: saves the sentry's callee-saved registers, stack, CR3 and FS base in the
+// per-CPU page (through GS), loads the application's FS and GS bases, builds its `iretq`
+// frame on the per-CPU stack and goes through the resume stub. The entry code comes back to
+// `ringfence_guest_switch_return` with the trap kind in RAX and the application's registers
+// in the per-CPU page.
+core::arch::global_asm!(
+    ".pushsection .text.ringfence_guest_mode, \"ax\"",
+    ".globl ringfence_guest_switch",
+    "ringfence_guest_switch:",
+    "push rbx",
+    "push rbp",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "mov gs:[{sentry_rsp}], rsp",
+    "lea rax, [rip + ringfence_guest_switch_return]",
+    "mov gs:[{ret}], rax",
+    "mov rax, cr3",
+    "mov gs:[{sentry_cr3}], rax",
+    "mov gs:[{user_cr3}], rsi",
+    "mov r8, rdx",
+    "mov ecx, 0xc0000100",
+    "rdmsr",
+    "shl rdx, 32",
+    "or rax, rdx",
+    "mov gs:[{sentry_fs}], rax",
+    "mov rax, [rdi + {r_fs}]",
+    "mov rdx, rax",
+    "shr rdx, 32",
+    "wrmsr",
+    "mov ecx, 0xc0000102",
+    "mov rax, [rdi + {r_gs}]",
+    "mov rdx, rax",
+    "shr rdx, 32",
+    "wrmsr",
+    "mov qword ptr gs:[{in_user}], 1",
+    "mov rsp, gs:[{stack_top}]",
+    "push {user_ss}",
+    "push qword ptr [rdi + {r_rsp}]",
+    "push qword ptr [rdi + {r_eflags}]",
+    "push {user_cs}",
+    "push qword ptr [rdi + {r_rip}]",
+    "push qword ptr [rdi + {r_rax}]",
+    "push r8",
+    "mov rbx, [rdi + {r_rbx}]",
+    "mov rcx, [rdi + {r_rcx}]",
+    "mov rdx, [rdi + {r_rdx}]",
+    "mov rsi, [rdi + {r_rsi}]",
+    "mov rbp, [rdi + {r_rbp}]",
+    "mov r8, [rdi + {r_r8}]",
+    "mov r9, [rdi + {r_r9}]",
+    "mov r10, [rdi + {r_r10}]",
+    "mov r11, [rdi + {r_r11}]",
+    "mov r12, [rdi + {r_r12}]",
+    "mov r13, [rdi + {r_r13}]",
+    "mov r14, [rdi + {r_r14}]",
+    "mov r15, [rdi + {r_r15}]",
+    "mov rax, gs:[{user_cr3}]",
+    "swapgs",
+    "mov rdi, [rdi + {r_rdi}]",
+    "ret",
+    ".globl ringfence_guest_switch_return",
+    "ringfence_guest_switch_return:",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbp",
+    "pop rbx",
+    "ret",
+    ".popsection",
+    sentry_rsp = const guest::SENTRY_RSP,
+    sentry_cr3 = const guest::SENTRY_CR3,
+    user_cr3 = const guest::USER_CR3,
+    sentry_fs = const guest::SENTRY_FS,
+    in_user = const guest::IN_USER,
+    ret = const guest::RETURN,
+    stack_top = const guest::STACK_TOP,
+    user_ss = const USER_DS as u64,
+    user_cs = const USER_CS as u64,
+    r_fs = const regs::FS_BASE,
+    r_gs = const regs::GS_BASE,
+    r_rsp = const regs::RSP,
+    r_eflags = const regs::EFLAGS,
+    r_rip = const regs::RIP,
+    r_rax = const regs::RAX,
+    r_rbx = const regs::RBX,
+    r_rcx = const regs::RCX,
+    r_rdx = const regs::RDX,
+    r_rsi = const regs::RSI,
+    r_rdi = const regs::RDI,
+    r_rbp = const regs::RBP,
+    r_r8 = const regs::R8,
+    r_r9 = const regs::R9,
+    r_r10 = const regs::R10,
+    r_r11 = const regs::R11,
+    r_r12 = const regs::R12,
+    r_r13 = const regs::R13,
+    r_r14 = const regs::R14,
+    r_r15 = const regs::R15,
+);
+
 unsafe extern "C" {
     fn ringfence_guest_enter();
     fn ringfence_guest_leave();
+    fn ringfence_guest_switch(regs: *const UserRegs, user_cr3: u64, resume: u64) -> u64;
+    safe static ringfence_guest_switch_return: u8;
 }
 
 /// Host memory larger than this is left out of the table for now (the memory file): guest
@@ -68,6 +180,8 @@ const LOWER_HALF_END: u64 = 1 << 47;
 /// Size of the alternate stack the entry handler runs on.
 const ALT_STACK: usize = 64 << 10;
 const RFLAGS_IF: u64 = 1 << 9;
+/// The flags an application may set: CF, PF, AF, ZF, SF, TF, DF, OF, AC.
+const USER_FLAGS: u64 = 0x4_0dd5;
 const RFLAGS_RESERVED: u64 = 1 << 1;
 
 /// A kernel page table for the sentry and the means to run the calling thread on it.
@@ -84,6 +198,8 @@ pub struct GuestMode {
 struct Active {
     machine: Arc<Machine>,
     vcpu: Vcpu,
+    /// The running application's FPU area, for an exit while it runs.
+    app_fpu: *mut GuestFpu,
     /// Times the thread left guest mode.
     exits: u64,
     error: Option<Error>,
@@ -160,6 +276,7 @@ impl GuestMode {
         let mut active = Active {
             machine: self.machine.clone(),
             vcpu,
+            app_fpu: std::ptr::null_mut(),
             exits: 0,
             error: None,
         };
@@ -193,6 +310,112 @@ impl GuestMode {
         restored.map(|()| outcome)
     }
 
+    /// Inside [`GuestMode::run`]: runs the application with `regs` in `space` until it
+    /// traps, entering guest mode again first if the thread left it. From guest mode the
+    /// application's syscalls and exceptions come back without a VM exit. Hardware backend
+    /// only: the software one cannot run ring-0 code but by emulation (use a `Context`).
+    /// `fpu` holds the application's floating-point and vector registers between switches.
+    pub fn switch(
+        &self,
+        regs: &mut UserRegs,
+        fpu: &mut GuestFpu,
+        space: &AddressSpace,
+    ) -> Result<Trap> {
+        if self.machine.backend() != Backend::Hardware {
+            return Err(Error::GuestFailure(
+                "guest mode runs applications on the hardware backend only".into(),
+            ));
+        }
+        let active = ACTIVE.with(Cell::get);
+        if active.is_null() {
+            return Err(Error::GuestFailure("switch outside GuestMode::run".into()));
+        }
+        if !Arc::ptr_eq(space.machine(), &self.machine) {
+            return Err(Error::InvalidRange {
+                addr: 0,
+                len: 0,
+                why: "address space belongs to another machine",
+            });
+        }
+        // What `iretq` would refuse at ring 0 is the application's fault, found here.
+        if regs.rip >= USER_MAX || regs.rsp > USER_MAX {
+            return Ok(Trap::Exception {
+                vector: GENERAL_PROTECTION,
+                code: 0,
+            });
+        }
+        let root = space.loadable()?.root;
+        if current_ring() != 0 {
+            // SAFETY: as in `run`: the handler enters guest mode at this trap.
+            unsafe { ringfence_guest_enter() };
+            // SAFETY: `active` is this thread's `Active`, alive during `run`.
+            if let Some(e) = unsafe { (*active).error.take() } {
+                return Err(e);
+            }
+        }
+        // SAFETY: as above.
+        let cpu = unsafe { (*active).vcpu.index };
+        // Only the flags an application may set, with interrupts on (and the reserved bit).
+        regs.eflags = (regs.eflags & USER_FLAGS) | RFLAGS_IF | RFLAGS_RESERVED;
+        let resume = GUEST_CODE_VA + guest_entry::resume_offset();
+        let xsave = self.machine.features.xcr0 != 0;
+        let mut sentry_fpu = GuestFpu::new();
+        // SAFETY: `active` is this thread's `Active`, alive during `run`; the pointer is
+        // cleared below, before `fpu` can go away.
+        unsafe { (*active).app_fpu = fpu };
+        sentry_fpu.save(xsave);
+        fpu.restore(xsave);
+        // SAFETY: at guest ring 0 (checked above) the switch saves the sentry's state in the
+        // per-CPU page and returns here when the application traps, with every register the
+        // C ABI preserves intact.
+        let kind = unsafe { ringfence_guest_switch(regs, root, resume) };
+        // An interrupted application's FPU state was saved by the exit handler, and the
+        // thread is in host mode now, with the sentry's own.
+        if kind != guest::TRAP_INTERRUPTED {
+            fpu.save(xsave);
+            sentry_fpu.restore(xsave);
+        }
+        // SAFETY: as above.
+        unsafe { (*active).app_fpu = std::ptr::null_mut() };
+        let entry = &self.machine.entry;
+        let saved = entry.guest_saved_regs(cpu)?;
+        let word = |offset: u64| saved[(offset / 8) as usize];
+        regs.r15 = word(regs::R15);
+        regs.r14 = word(regs::R14);
+        regs.r13 = word(regs::R13);
+        regs.r12 = word(regs::R12);
+        regs.rbp = word(regs::RBP);
+        regs.rbx = word(regs::RBX);
+        regs.r11 = word(regs::R11);
+        regs.r10 = word(regs::R10);
+        regs.r9 = word(regs::R9);
+        regs.r8 = word(regs::R8);
+        regs.rax = word(regs::RAX);
+        regs.rcx = word(regs::RCX);
+        regs.rdx = word(regs::RDX);
+        regs.rsi = word(regs::RSI);
+        regs.rdi = word(regs::RDI);
+        regs.rip = word(regs::RIP);
+        regs.eflags = word(regs::EFLAGS);
+        regs.rsp = word(regs::RSP);
+        regs.fs_base = word(regs::FS_BASE);
+        regs.gs_base = word(regs::GS_BASE);
+        match kind {
+            guest::TRAP_SYSCALL => {
+                regs.orig_rax = regs.rax;
+                Ok(Trap::Syscall)
+            }
+            guest::TRAP_EXCEPTION => {
+                regs.orig_rax = u64::MAX;
+                let vector = entry.guest_word(cpu, guest::VECTOR)? as u8;
+                let code = entry.guest_word(cpu, guest::CODE)?;
+                let cr2 = entry.guest_word(cpu, guest::CR2)?;
+                Ok(exception::decode(vector, code, cr2))
+            }
+            _ => Ok(Trap::Interrupted),
+        }
+    }
+
     /// Ring-0 state of the sentry: this table, the thread's FS base, syscalls to the stub.
     fn prepare(&self, vcpu: &mut Vcpu) -> Result<()> {
         let mut fs_base = 0u64;
@@ -210,14 +433,26 @@ impl GuestMode {
                 std::io::Error::last_os_error()
             )));
         }
+        let per_cpu = per_cpu_va(vcpu.index);
         let mut sregs = vcpu.sregs;
         sregs.cr3 = self.root;
         sregs.fs.base = fs_base;
-        sregs.gs.base = 0;
+        // GS and KERNEL_GS_BASE both the per-CPU page: see `ring0::x86_64::guest_entry`.
+        sregs.gs.base = per_cpu;
+        sregs.idt.base = GUEST_IDT_VA;
         vcpu.fd
             .set_sregs(&sregs)
             .map_err(Error::kvm("KVM_SET_SREGS"))?;
-        set_lstar(vcpu, CODE_VA + SYSCALL_STUB_OFFSET)?;
+        self.machine
+            .entry
+            .set_guest_word(vcpu.index, guest::IN_USER, 0)?;
+        set_msrs(
+            vcpu,
+            &[
+                (MSR_LSTAR, GUEST_CODE_VA + GUEST_SYSCALL_OFFSET),
+                (MSR_KERNEL_GS_BASE, per_cpu),
+            ],
+        )?;
         vcpu.position = Position::Ring0;
         vcpu.tlb.clear();
         vcpu.cr3 = self.root;
@@ -236,7 +471,7 @@ impl GuestMode {
             Backend::Hardware => CODE_VA + SYSCALL_STUB_OFFSET,
             Backend::Software => TRAMPOLINE_VA,
         };
-        set_lstar(vcpu, lstar)
+        set_msrs(vcpu, &[(MSR_LSTAR, lstar), (MSR_KERNEL_GS_BASE, 0)])
     }
 }
 
@@ -253,17 +488,20 @@ impl Drop for GuestMode {
     }
 }
 
-fn set_lstar(vcpu: &Vcpu, lstar: u64) -> Result<()> {
-    let entry = kvm_msr_entry {
-        index: MSR_LSTAR,
-        data: lstar,
-        ..Default::default()
-    };
-    let msrs = Msrs::from_entries(&[entry])
+fn set_msrs(vcpu: &Vcpu, values: &[(u32, u64)]) -> Result<()> {
+    let entries: Vec<kvm_msr_entry> = values
+        .iter()
+        .map(|&(index, data)| kvm_msr_entry {
+            index,
+            data,
+            ..Default::default()
+        })
+        .collect();
+    let msrs = Msrs::from_entries(&entries)
         .map_err(|e| Error::GuestFailure(format!("MSR list: {e:?}")))?;
     match vcpu.fd.set_msrs(&msrs) {
-        Ok(1) => Ok(()),
-        Ok(_) => Err(Error::GuestFailure("KVM_SET_MSRS refused LSTAR".into())),
+        Ok(n) if n == entries.len() => Ok(()),
+        Ok(_) => Err(Error::GuestFailure("KVM_SET_MSRS refused an MSR".into())),
         Err(e) => Err(Error::kvm("KVM_SET_MSRS")(e)),
     }
 }
@@ -439,7 +677,8 @@ impl Active {
         regs.rip = g[libc::REG_RIP as usize] as u64 + 2;
         regs.rflags = (g[libc::REG_EFL as usize] as u64 & !RFLAGS_IF) | RFLAGS_RESERVED;
         self.vcpu.set_regs(&regs)?;
-        let _in_guest = self.machine.enter();
+        let machine = self.machine.clone();
+        let _in_guest = machine.enter();
         // `None`: halted in a stub; `Some(reason)`: stopped where the host goes on.
         let exit = match self.vcpu.fd.run() {
             Ok(VcpuExit::Hlt) => Ok(None),
@@ -461,39 +700,33 @@ impl Active {
         if stopped.is_none() {
             self.machine.exits.count(ExitReason::Hlt);
             let at = k.rip.wrapping_sub(1);
+            let code = |offset: u64| GUEST_CODE_VA + offset;
             if at == ringfence_guest_leave as *const () as u64 {
                 back.rip = k.rip;
+            } else if at == code(guest_entry::kernel_syscall_offset()) {
+                // A host call: run the `syscall` again on the host.
+                back.rip = k.rcx - 2;
+                back.rflags = k.r11;
+            } else if at == code(guest_entry::kernel_fault_offset()) {
+                // A fault of the sentry: the host retries the instruction.
+                let [_vector, _code, rip, _cs, rflags, rsp, _ss] =
+                    self.machine.entry.read_stack::<7>(self.vcpu.index, k.rsp)?;
+                back.rip = rip;
+                back.rflags = rflags;
+                back.rsp = rsp;
             } else {
-                match at.checked_sub(CODE_VA).and_then(stub_at) {
-                    // A host call: run the `syscall` again on the host.
-                    Some(Stub::Syscall) => {
-                        back.rip = k.rcx - 2;
-                        back.rflags = k.r11;
-                    }
-                    // A fault: the host retries the instruction.
-                    Some(Stub::Vector(vector)) => {
-                        let entry = &self.machine.entry;
-                        let frame = if exception::has_error_code(vector) {
-                            let [_, rest @ ..] = entry.read_stack::<6>(self.vcpu.index, k.rsp)?;
-                            rest
-                        } else {
-                            entry.read_stack::<5>(self.vcpu.index, k.rsp)?
-                        };
-                        let [rip, _cs, rflags, rsp, _ss] = frame;
-                        back.rip = rip;
-                        back.rflags = rflags;
-                        back.rsp = rsp;
-                    }
-                    _ => {
-                        return Err(Error::GuestFailure(format!(
-                            "guest mode halted at {:#x}",
-                            k.rip
-                        )));
-                    }
-                }
+                return Err(Error::GuestFailure(format!(
+                    "guest mode halted at {:#x}",
+                    k.rip
+                )));
             }
         } else if let Some(reason) = stopped {
             self.machine.exits.count(reason);
+            let entry = &self.machine.entry;
+            let cpu = self.vcpu.index;
+            if entry.guest_word(cpu, guest::IN_USER)? != 0 {
+                return self.interrupt_application(g, &k);
+            }
         }
         self.exits += 1;
         if let Some(f) = fpu {
@@ -504,6 +737,63 @@ impl Active {
         }
         g[libc::REG_RIP as usize] = back.rip as libc::greg_t;
         g[libc::REG_EFL as usize] = (back.rflags | RFLAGS_IF) as libc::greg_t;
+        Ok(())
+    }
+}
+
+impl Active {
+    /// The thread had to leave while the application ran (a signal): the application's
+    /// registers go to the per-CPU page as a trap would leave them, and the host goes on in
+    /// the sentry where its switch returns, with "interrupted".
+    fn interrupt_application(&mut self, g: &mut [libc::greg_t; 23], k: &kvm_regs) -> Result<()> {
+        let sregs = self
+            .vcpu
+            .fd
+            .get_sregs()
+            .map_err(Error::kvm("KVM_GET_SREGS"))?;
+        if sregs.cs.dpl != 3 {
+            return Err(Error::GuestFailure(format!(
+                "left guest mode inside the switch to the application, at {:#x}",
+                k.rip
+            )));
+        }
+        let entry = &self.machine.entry;
+        let cpu = self.vcpu.index;
+        let save = |offset: u64, value: u64| entry.set_guest_word(cpu, guest::SAVE + offset, value);
+        for (offset, value) in [
+            (regs::R15, k.r15),
+            (regs::R14, k.r14),
+            (regs::R13, k.r13),
+            (regs::R12, k.r12),
+            (regs::RBP, k.rbp),
+            (regs::RBX, k.rbx),
+            (regs::R11, k.r11),
+            (regs::R10, k.r10),
+            (regs::R9, k.r9),
+            (regs::R8, k.r8),
+            (regs::RAX, k.rax),
+            (regs::RCX, k.rcx),
+            (regs::RDX, k.rdx),
+            (regs::RSI, k.rsi),
+            (regs::RDI, k.rdi),
+            (regs::RIP, k.rip),
+            (regs::EFLAGS, k.rflags),
+            (regs::RSP, k.rsp),
+            (regs::FS_BASE, sregs.fs.base),
+            (regs::GS_BASE, sregs.gs.base),
+        ] {
+            save(offset, value)?;
+        }
+        if !self.app_fpu.is_null() {
+            // SAFETY: set by `switch` on this thread for the application now interrupted.
+            let fpu = unsafe { &mut *self.app_fpu };
+            fpu.take_from(&self.vcpu.fd, self.machine.features.xcr0 != 0)?;
+        }
+        entry.set_guest_word(cpu, guest::IN_USER, 0)?;
+        g[libc::REG_RSP as usize] = entry.guest_word(cpu, guest::SENTRY_RSP)? as libc::greg_t;
+        g[libc::REG_RIP as usize] =
+            core::ptr::from_ref(&ringfence_guest_switch_return) as libc::greg_t;
+        g[libc::REG_RAX as usize] = guest::TRAP_INTERRUPTED as libc::greg_t;
         Ok(())
     }
 }

@@ -12,5 +12,6 @@ mod vcpu;
 
 pub use address_space::AddressSpace;
 pub use context::{Context, Interrupter};
+pub use guest_fpu::GuestFpu;
 pub use guest_mode::{GuestMode, current_ring};
 pub use machine::{Machine, MachineConfig};

@@ -63,3 +63,41 @@ pub const VECTOR_STUB_STRIDE: u64 = 16;
 pub const VECTOR_STUBS: u64 = 32;
 pub const SYSCALL_STUB_OFFSET: u64 = VECTOR_STUBS * VECTOR_STUB_STRIDE;
 pub const RESUME_STUB_OFFSET: u64 = SYSCALL_STUB_OFFSET + 16;
+
+/// Guest mode (the sentry itself at ring 0) has its own IDT and code page, so the
+/// exit-per-trap mode's stubs stay as they are.
+pub const GUEST_IDT_VA: u64 = ENTRY_AREA + 0x4000;
+pub const GUEST_CODE_VA: u64 = ENTRY_AREA + 0x5000;
+/// In the guest-mode code page: the syscall stub (after the 32 vector stubs).
+pub const GUEST_SYSCALL_OFFSET: u64 = VECTOR_STUBS * VECTOR_STUB_STRIDE;
+
+/// Guest-mode fields of each CPU's per-CPU page (after its GDT and TSS), which the entry code
+/// reaches through GS.
+pub mod guest {
+    /// The per-CPU page's own guest-virtual address.
+    pub const SELF: u64 = 0x200;
+    /// The sentry's stack pointer and CR3 while an application runs.
+    pub const SENTRY_RSP: u64 = 0x208;
+    pub const SENTRY_CR3: u64 = 0x210;
+    pub const USER_CR3: u64 = 0x218;
+    /// 1 while an application runs (a `syscall` then comes from it, not from the sentry).
+    pub const IN_USER: u64 = 0x220;
+    /// Where the sentry goes on when the application traps.
+    pub const RETURN: u64 = 0x228;
+    /// Top of the per-CPU stack, for the `iretq` frame.
+    pub const STACK_TOP: u64 = 0x230;
+    /// The sentry's FS base (its TLS) while the application's is loaded.
+    pub const SENTRY_FS: u64 = 0x238;
+    pub const SCRATCH: u64 = 0x240;
+    /// The trap: exception vector, error code, CR2.
+    pub const VECTOR: u64 = 0x248;
+    pub const CODE: u64 = 0x250;
+    pub const CR2: u64 = 0x258;
+    /// The application's registers at the trap, as `abi::x86_64::UserRegs`.
+    pub const SAVE: u64 = 0x300;
+
+    /// What the sentry learns from the switch.
+    pub const TRAP_SYSCALL: u64 = 0;
+    pub const TRAP_EXCEPTION: u64 = 1;
+    pub const TRAP_INTERRUPTED: u64 = 2;
+}

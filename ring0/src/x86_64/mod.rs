@@ -8,7 +8,10 @@ pub mod cpu;
 #[cfg(target_arch = "x86_64")]
 pub mod entry;
 pub mod exception;
+
 pub mod gdt;
+#[cfg(target_arch = "x86_64")]
+pub mod guest_entry;
 pub mod idt;
 pub mod layout;
 pub mod rflags;
