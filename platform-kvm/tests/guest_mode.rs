@@ -228,3 +228,107 @@ fn application_syscalls_come_back_to_guest_mode_without_exits() {
     assert!(exits.total() < 10, "no exit per syscall: {exits}");
     assert_eq!(exits.get(ExitReason::Other), 0);
 }
+
+/// Applications on the hardware backend; on the software one, the refusal.
+fn hardware_or_refused<T: std::fmt::Debug>(
+    machine: &platform_kvm::Machine,
+    outcome: Result<T, platform_kvm::Error>,
+) -> Option<T> {
+    if machine.backend() == platform_kvm::Backend::Software {
+        let err = outcome.expect_err("the software backend refuses");
+        assert!(err.to_string().contains("hardware backend only"), "{err}");
+        return None;
+    }
+    Some(outcome.expect("switches"))
+}
+
+#[test]
+fn application_and_sentry_vector_registers_stay_apart() {
+    use platform_kvm::{AddressSpace, GuestFpu, Trap};
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    let frames = Frames::new();
+    let space = AddressSpace::new(&machine).unwrap();
+    load_code(&machine, &frames, &space, snippets::fpu());
+    let values = [0x1111_2222_3333_4444_u64, 0x5555_6666_7777_8888];
+    let mut apps: Vec<_> = values
+        .iter()
+        .map(|&v| {
+            let mut regs = regs_at(CODE);
+            regs.rdi = v;
+            (regs, GuestFpu::new())
+        })
+        .collect();
+    let (outcome, _) = guest
+        .run(|| -> Result<Vec<(Trap, u64, u64)>, platform_kvm::Error> {
+            let mut seen = Vec::new();
+            // Each application loads its value into xmm0 and stops at a syscall; the sentry
+            // then fills xmm0 with its own value before the other runs.
+            for (regs, fpu) in apps.iter_mut() {
+                seen.push((guest.switch(regs, fpu, &space)?, regs.orig_rax, 0));
+                // SAFETY: writes a vector register the asm block declares clobbered.
+                unsafe { core::arch::asm!("movq xmm0, {}", in(reg) 0xdead_u64, out("xmm0") _) };
+            }
+            for (regs, fpu) in apps.iter_mut().rev() {
+                let trap = guest.switch(regs, fpu, &space)?;
+                seen.push((trap, regs.orig_rax, regs.rdi));
+                // SAFETY: as above.
+                unsafe { core::arch::asm!("movq xmm0, {}", in(reg) 0xbeef_u64, out("xmm0") _) };
+            }
+            Ok(seen)
+        })
+        .expect("run in guest mode");
+    let Some(seen) = hardware_or_refused(&machine, outcome) else {
+        return;
+    };
+    assert_eq!(seen[0].0, Trap::Syscall);
+    assert_eq!(seen[1].0, Trap::Syscall);
+    // Second round, in reverse order: each got its own xmm0 back.
+    assert_eq!(seen[2], (Trap::Syscall, snippets::DONE, values[1]));
+    assert_eq!(seen[3], (Trap::Syscall, snippets::DONE, values[0]));
+}
+
+static SIGNALLED_APP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_usr2(_: libc::c_int) {
+    SIGNALLED_APP.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn a_signal_interrupts_an_application_run_from_guest_mode() {
+    use platform_kvm::{AddressSpace, GuestFpu, Trap};
+    use std::sync::atomic::Ordering;
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    let frames = Frames::new();
+    let space = AddressSpace::new(&machine).unwrap();
+    load_code(&machine, &frames, &space, snippets::spin());
+    // SAFETY: installs a handler that only stores to an atomic.
+    unsafe { libc::signal(libc::SIGUSR2, on_usr2 as *const () as libc::sighandler_t) };
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    let mut regs = regs_at(CODE);
+    let mut fpu = GuestFpu::new();
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // SAFETY: signals this test's own thread.
+        unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGUSR2) };
+    });
+    let started = std::time::Instant::now();
+    let (outcome, _) = guest
+        .run(|| guest.switch(&mut regs, &mut fpu, &space))
+        .expect("run in guest mode");
+    sender.join().expect("sender");
+    let Some(trap) = hardware_or_refused(&machine, outcome) else {
+        return;
+    };
+    assert_eq!(trap, Trap::Interrupted);
+    assert!(SIGNALLED_APP.load(Ordering::SeqCst), "the handler ran");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "interrupted promptly"
+    );
+    // The application was stopped inside its loop, with its counter going.
+    assert!((CODE..CODE + 16).contains(&regs.rip), "rip {:#x}", regs.rip);
+    assert!(regs.rbx > 0, "it ran");
+}
