@@ -332,3 +332,50 @@ fn a_signal_interrupts_an_application_run_from_guest_mode() {
     assert!((CODE..CODE + 16).contains(&regs.rip), "rip {:#x}", regs.rip);
     assert!(regs.rbx > 0, "it ran");
 }
+
+#[test]
+fn four_threads_run_applications_from_guest_mode_concurrently() {
+    use platform_kvm::{AddressSpace, GuestFpu, Trap};
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    const N: u64 = 100_000;
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (machine, guest) = (machine.clone(), guest.clone());
+            std::thread::spawn(move || {
+                let frames = Frames::new();
+                let space = AddressSpace::new(&machine).unwrap();
+                load_code(&machine, &frames, &space, snippets::syscalls());
+                let mut regs = regs_at(CODE);
+                regs.r13 = N;
+                let mut fpu = GuestFpu::new();
+                let (outcome, _) = guest
+                    .run(|| -> Result<u64, platform_kvm::Error> {
+                        let mut wrong = 0;
+                        for i in 0..=N {
+                            let trap = guest.switch(&mut regs, &mut fpu, &space)?;
+                            if i < N && (trap != Trap::Syscall || regs.orig_rax != i) {
+                                wrong += 1;
+                            }
+                            regs.rax = i ^ 0x5555;
+                        }
+                        Ok(wrong)
+                    })
+                    .expect("run in guest mode");
+                (t, outcome, regs.orig_rax)
+            })
+        })
+        .collect();
+    for handle in threads {
+        let (t, outcome, last) = handle.join().expect("thread");
+        let Some(wrong) = hardware_or_refused(&machine, outcome) else {
+            continue;
+        };
+        assert_eq!(wrong, 0, "thread {t}: every result was right");
+        assert_eq!(
+            last,
+            snippets::DONE,
+            "thread {t}: its application saw every result"
+        );
+    }
+}

@@ -157,6 +157,10 @@ impl<'a> FrameFpu<'a> {
     }
 }
 
+/// The components `GuestFpu` saves and restores: x87, SSE, AVX, the AVX-512 state and PKRU,
+/// which all fit its 4 KiB in the standard layout (AMX tiles would not).
+const SAVED_COMPONENTS: u32 = 0x2e7;
+
 /// An application's floating-point and vector registers between guest-mode switches, in
 /// the standard XSAVE format (or FXSAVE's where the vCPU has no XSAVE). New: the initial
 /// state.
@@ -185,10 +189,10 @@ impl GuestFpu {
     pub(crate) fn save(&mut self, xsave: bool) {
         let p = self.area.as_mut_ptr();
         if xsave {
-            // SAFETY: a 64-byte aligned 4 KiB area, large enough for every component the
-            // vCPU's XCR0 enables (KVM's own XSAVE buffer is this size).
+            // SAFETY: a 64-byte aligned 4 KiB area, large enough for the components of
+            // SAVED_COMPONENTS in the standard layout.
             unsafe {
-                core::arch::asm!("xsave64 [{}]", in(reg) p, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
+                core::arch::asm!("xsave64 [{}]", in(reg) p, in("eax") SAVED_COMPONENTS, in("edx") 0, options(nostack))
             };
         } else {
             // SAFETY: a 16-byte aligned area of at least 512 bytes.
@@ -203,7 +207,7 @@ impl GuestFpu {
             // SAFETY: the area holds what `save` (or `take_from`) wrote, or the initial
             // state, in the standard format with a valid header.
             unsafe {
-                core::arch::asm!("xrstor64 [{}]", in(reg) p, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
+                core::arch::asm!("xrstor64 [{}]", in(reg) p, in("eax") SAVED_COMPONENTS, in("edx") 0, options(nostack))
             };
         } else {
             // SAFETY: as above, in FXSAVE's format.

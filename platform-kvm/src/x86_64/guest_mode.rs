@@ -71,6 +71,13 @@ core::arch::global_asm!(
     ".pushsection .text.ringfence_guest_mode, \"ax\"",
     ".globl ringfence_guest_switch",
     "ringfence_guest_switch:",
+    // Not at ring 0 (the thread left guest mode since its caller checked): nothing done.
+    "mov rax, cs",
+    "test al, 3",
+    "jz 3f",
+    "mov eax, {not_in_guest}",
+    "ret",
+    "3:",
     "push rbx",
     "push rbp",
     "push r12",
@@ -134,6 +141,7 @@ core::arch::global_asm!(
     "pop rbx",
     "ret",
     ".popsection",
+    not_in_guest = const NOT_IN_GUEST,
     sentry_rsp = const guest::SENTRY_RSP,
     sentry_cr3 = const guest::SENTRY_CR3,
     user_cr3 = const guest::USER_CR3,
@@ -180,6 +188,11 @@ const LOWER_HALF_END: u64 = 1 << 47;
 /// Size of the alternate stack the entry handler runs on.
 const ALT_STACK: usize = 64 << 10;
 const RFLAGS_IF: u64 = 1 << 9;
+/// What `ringfence_guest_switch` returns when called in host mode.
+const NOT_IN_GUEST: u64 = 3;
+/// Attempts to enter guest mode for one switch.
+const ENTER_ATTEMPTS: usize = 8;
+
 /// The flags an application may set: CF, PF, AF, ZF, SF, TF, DF, OF, AC.
 const USER_FLAGS: u64 = 0x4_0dd5;
 const RFLAGS_RESERVED: u64 = 1 << 1;
@@ -191,7 +204,6 @@ pub struct GuestMode {
     root: u64,
     /// Host ranges already in the table.
     mapped: Mutex<Vec<(u64, u64)>>,
-    fpu: Arc<FpuSlot>,
 }
 
 /// What the entry handler needs, for the thread in [`GuestMode::run`].
@@ -230,7 +242,6 @@ impl GuestMode {
             tables: Mutex::new(Some(tables)),
             root,
             mapped: Mutex::new(Vec::new()),
-            fpu: Arc::default(),
         });
         mode.refresh()?;
         Ok(mode)
@@ -267,12 +278,29 @@ impl GuestMode {
         Ok(())
     }
 
+    /// Whether host address `addr` is in the table.
+    fn covers(&self, addr: u64) -> bool {
+        self.mapped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|&(s, e)| (s..e).contains(&addr))
+    }
+
     /// Runs `f` on the calling thread, starting at guest ring 0; `f` goes on in host mode
     /// from its first host call (or fault), transparently. Returns `f`'s result and how many
     /// times the thread left guest mode.
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> Result<(R, u64)> {
         install_handler();
-        let vcpu = self.machine.pool.acquire(&self.fpu)?;
+        // A thread started after the table was built has its stack outside it.
+        let here = 0u8;
+        if !self.covers(&raw const here as u64) {
+            self.refresh()?;
+        }
+        // Guest mode carries the thread's FPU state itself; the slot only keeps the pool's
+        // bookkeeping apart from other runs.
+        let fpu_slot = Arc::new(FpuSlot::default());
+        let vcpu = self.machine.pool.acquire(&fpu_slot)?;
         let mut active = Active {
             machine: self.machine.clone(),
             vcpu,
@@ -306,6 +334,7 @@ impl GuestMode {
         };
         let restored = self.restore(&mut active.vcpu);
         self.machine.pool.release(active.vcpu);
+        self.machine.pool.forget(&fpu_slot);
         let outcome = outcome?;
         restored.map(|()| outcome)
     }
@@ -345,14 +374,6 @@ impl GuestMode {
             });
         }
         let root = space.loadable()?.root;
-        if current_ring() != 0 {
-            // SAFETY: as in `run`: the handler enters guest mode at this trap.
-            unsafe { ringfence_guest_enter() };
-            // SAFETY: `active` is this thread's `Active`, alive during `run`.
-            if let Some(e) = unsafe { (*active).error.take() } {
-                return Err(e);
-            }
-        }
         // SAFETY: as above.
         let cpu = unsafe { (*active).vcpu.index };
         // Only the flags an application may set, with interrupts on (and the reserved bit).
@@ -365,10 +386,37 @@ impl GuestMode {
         unsafe { (*active).app_fpu = fpu };
         sentry_fpu.save(xsave);
         fpu.restore(xsave);
-        // SAFETY: at guest ring 0 (checked above) the switch saves the sentry's state in the
-        // per-CPU page and returns here when the application traps, with every register the
-        // C ABI preserves intact.
-        let kind = unsafe { ringfence_guest_switch(regs, root, resume) };
+        let mut kind = NOT_IN_GUEST;
+        for attempt in 0..ENTER_ATTEMPTS {
+            if current_ring() != 0 {
+                if attempt > 0 {
+                    // Entering keeps failing at once: new host memory on the way (a stack).
+                    self.refresh()?;
+                }
+                // SAFETY: as in `run`: the handler enters guest mode at this trap.
+                unsafe { ringfence_guest_enter() };
+                // SAFETY: `active` is this thread's `Active`, alive during `run`.
+                if let Some(e) = unsafe { (*active).error.take() } {
+                    return Err(e);
+                }
+            }
+            // SAFETY: the switch checks it runs at guest ring 0 (else it does nothing and
+            // says so); there it saves the sentry's state in the per-CPU page and returns
+            // here when the application traps, with every register the C ABI preserves
+            // intact.
+            kind = unsafe { ringfence_guest_switch(regs, root, resume) };
+            if kind != NOT_IN_GUEST {
+                break;
+            }
+        }
+        if kind == NOT_IN_GUEST {
+            sentry_fpu.restore(xsave);
+            // SAFETY: as above.
+            unsafe { (*active).app_fpu = std::ptr::null_mut() };
+            return Err(Error::GuestFailure(
+                "the thread keeps leaving guest mode before reaching the application".into(),
+            ));
+        }
         // An interrupted application's FPU state was saved by the exit handler, and the
         // thread is in host mode now, with the sentry's own.
         if kind != guest::TRAP_INTERRUPTED {
