@@ -16,8 +16,15 @@
 //!
 //! Floating-point and vector registers travel with the thread both ways (`guest_fpu`).
 //!
-//! Not yet (see issue #3): application contexts switched from guest mode, and the memory
-//! file mapped into the table (accesses to it leave guest mode, transparently).
+//! Applications: [`GuestMode::switch`], called inside `run`, loads the application's CR3, FS
+//! and GS bases through the guest-mode entry page (`ring0::x86_64::guest_entry`) and
+//! `iretq`s to it; its syscalls and exceptions come back to the sentry at ring 0 with no VM
+//! exit, and an exit while it runs (a signal) comes back as `Trap::Interrupted`.
+//!
+//! Not yet (see issue #3): the sentry's tasks running in guest mode (`Context` does not use
+//! it yet), the memory file mapped into the table (accesses to it leave guest mode,
+//! transparently), and an asynchronous exit inside the few instructions of the switch
+//! itself (at ring 0 with `IN_USER` set), which is reported as an error.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -214,6 +221,8 @@ struct Active {
     app_fpu: *mut GuestFpu,
     /// Times the thread left guest mode.
     exits: u64,
+    /// Whether the vCPU ran in the current entry (after which a failure cannot be undone).
+    ran: bool,
     error: Option<Error>,
 }
 
@@ -258,22 +267,22 @@ impl GuestMode {
             .ok_or_else(|| Error::GuestFailure("guest mode released".into()))?;
         for range in maps.lines().filter_map(parse_maps_line) {
             let (start, end, perms) = range;
-            if end > LOWER_HALF_END
-                || end - start > MAX_RANGE
-                || mapped.iter().any(|&(s, e)| start < e && s < end)
-            {
+            if end > LOWER_HALF_END || end - start > MAX_RANGE {
                 continue;
             }
-            let gpa = self.machine.add_host_slot(start, end - start)?;
-            let mut pool = self
-                .machine
-                .tables
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            tables
-                .map(&mut *pool, start, gpa, end - start, perms)
-                .map_err(|e| Error::PageTables(e.to_string()))?;
-            mapped.push((start, end));
+            // The host merges neighbouring mappings: only the parts not mapped yet are new.
+            for (start, end) in uncovered(start, end, &mapped) {
+                let gpa = self.machine.add_host_slot(start, end - start)?;
+                let mut pool = self
+                    .machine
+                    .tables
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                tables
+                    .map(&mut *pool, start, gpa, end - start, perms)
+                    .map_err(|e| Error::PageTables(e.to_string()))?;
+                mapped.push((start, end));
+            }
         }
         Ok(())
     }
@@ -306,6 +315,7 @@ impl GuestMode {
             vcpu,
             app_fpu: std::ptr::null_mut(),
             exits: 0,
+            ran: false,
             error: None,
         };
         let prepared = self.prepare(&mut active.vcpu);
@@ -554,6 +564,27 @@ fn set_msrs(vcpu: &Vcpu, values: &[(u32, u64)]) -> Result<()> {
     }
 }
 
+/// The parts of `[start, end)` that none of `mapped` covers.
+fn uncovered(start: u64, end: u64, mapped: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut parts = vec![(start, end)];
+    for &(s, e) in mapped {
+        parts = parts
+            .into_iter()
+            .flat_map(|(a, b)| {
+                if e <= a || b <= s {
+                    vec![(a, b)]
+                } else {
+                    [(a, s.max(a)), (e.min(b), b)]
+                        .into_iter()
+                        .filter(|(x, y)| x < y)
+                        .collect()
+                }
+            })
+            .collect();
+    }
+    parts
+}
+
 /// `start-end perms offset dev inode [name]` → the range and its permissions, for the
 /// readable ranges guest mode maps (not the kernel's vsyscall, vvar and vdso pages).
 fn parse_maps_line(line: &str) -> Option<(u64, u64, Perms)> {
@@ -680,9 +711,20 @@ extern "C" fn on_sigill(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
     // SAFETY: `fpregs` belongs to this live signal frame, which outlives the handler's use.
     let mut fpu = unsafe { FrameFpu::new(uc.uc_mcontext.fpregs.cast::<u8>()) };
     let gregs = &mut uc.uc_mcontext.gregs;
+    active.ran = false;
     if let Err(e) = active.enter(gregs, fpu.as_mut()) {
+        if active.ran {
+            // The thread went on in the guest and cannot be given back to the host at a
+            // consistent point: stop here rather than run on from a stale state.
+            let msg = format!("ringfence: guest mode lost a thread: {e}\n");
+            // SAFETY: writing a buffer we own to stderr, then abort (both async-signal-safe).
+            unsafe {
+                libc::write(2, msg.as_ptr().cast(), msg.len());
+                libc::abort();
+            }
+        }
         active.error = Some(e);
-        // Skip the trap: the thread goes on in host mode.
+        // Skip the trap: the thread goes on in host mode, where it was.
         gregs[libc::REG_RIP as usize] += 2;
     }
 }
@@ -725,9 +767,12 @@ impl Active {
         regs.rip = g[libc::REG_RIP as usize] as u64 + 2;
         regs.rflags = (g[libc::REG_EFL as usize] as u64 & !RFLAGS_IF) | RFLAGS_RESERVED;
         self.vcpu.set_regs(&regs)?;
+        // A kick meant for an earlier run of this vCPU must not end this one at once.
+        self.vcpu.fd.set_kvm_immediate_exit(0);
         let machine = self.machine.clone();
         let _in_guest = machine.enter();
         // `None`: halted in a stub; `Some(reason)`: stopped where the host goes on.
+        self.ran = true;
         let exit = match self.vcpu.fd.run() {
             Ok(VcpuExit::Hlt) => Ok(None),
             Ok(VcpuExit::Intr) => Ok(Some(ExitReason::Interrupted)),
@@ -862,6 +907,15 @@ mod tests {
         assert!(parse_maps_line("7fff-8fff r-xp 00000000 00:00 0 [vdso]").is_none());
         assert!(parse_maps_line("7fff-8fff ---p 00000000 00:00 0").is_none());
         assert!(parse_maps_line("garbage").is_none());
+    }
+
+    #[test]
+    fn only_new_parts_of_merged_ranges_are_mapped() {
+        assert_eq!(uncovered(0, 10, &[]), vec![(0, 10)]);
+        assert_eq!(uncovered(0, 10, &[(0, 10)]), vec![]);
+        assert_eq!(uncovered(0, 10, &[(3, 5)]), vec![(0, 3), (5, 10)]);
+        assert_eq!(uncovered(0, 10, &[(8, 20), (0, 2)]), vec![(2, 8)]);
+        assert_eq!(uncovered(5, 10, &[(0, 5), (10, 12)]), vec![(5, 10)]);
     }
 
     #[test]
