@@ -18,9 +18,26 @@ check() {
   fi
 }
 /bin/ringfence platform
+echo "--- exit-per-trap mode"
 check "static hello" /extra/hello world
 check "fork + exec + wait" /extra/forkexec
 check "threads" /extra/threads
 check "busybox sh pipeline" /bin/busybox sh -c 'echo one two three | tr " " "\n" | sort -r | head -2; echo $((6*7))'
+# Guest mode (opt-in) runs single-threaded programs that do not fork so far; fork and
+# threads are the next step of issue #3.
+echo "--- guest mode"
+export RINGFENCE_KVM_GUEST_MODE=1
+check "static hello" /extra/hello world
+# 200,000 getpid calls in guest mode must take fewer than 2,100 VM exits (start-up included).
+if [ -x /extra/bench ]; then
+  /bin/ringfence do --platform kvm --stats -- /extra/bench getpid 200000 >/dev/null 2>/tmp/stderr
+  rc=$?
+  exits=$(grep -o 'vm_exits=[0-9]*' /tmp/stderr | cut -d= -f2)
+  echo "guest mode: 200000 getpid -> exit $rc, vm_exits=$exits ($(grep -o 'mode=[a-z-]*' /tmp/stderr))"
+  if [ "$rc" != 0 ] || [ -z "$exits" ] || [ "$exits" -ge 2100 ]; then
+    echo "FAIL guest-mode getpid exits"; cat /tmp/stderr; fail=1
+  fi
+fi
+unset RINGFENCE_KVM_GUEST_MODE
 [ $fail = 0 ] && echo "vm-programs: all passed"
 exit $fail

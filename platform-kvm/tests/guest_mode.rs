@@ -52,18 +52,21 @@ fn memory_mapped_after_the_table_is_reached_through_the_host() {
     // A mapping the guest table has never seen: touching it in guest mode faults there, and
     // the access is retried on the host.
     let len = 1 << 20;
-    // SAFETY: a fresh private anonymous mapping, unmapped below.
+    // At an address nothing else uses: a mapping at an address the kernel picks could reuse
+    // a range another test thread unmapped after the table was built, still in the table.
+    let hint = 0x5a5a_0000_0000_usize as *mut libc::c_void;
+    // SAFETY: a fresh private anonymous mapping where nothing is (NOREPLACE), unmapped below.
     let p = unsafe {
         libc::mmap(
-            std::ptr::null_mut(),
+            hint,
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
             -1,
             0,
         )
     };
-    assert_ne!(p, libc::MAP_FAILED);
+    assert_eq!(p, hint, "the address was free");
     let cell = p.cast::<u64>();
     let ((ring_before, ring_after), exits) = guest
         .run(|| {

@@ -151,7 +151,7 @@ fn run_kvm(
         memory_size: MEMORY_SIZE,
         ..platform_kvm::MachineConfig::default()
     };
-    let kvm = match sentry::platform::kvm::Kvm::new(config) {
+    let mut kvm = match sentry::platform::kvm::Kvm::new(config) {
         Ok(kvm) => kvm,
         Err(e) if fallback => {
             eprintln!("ringfence: KVM is not usable ({e}); using the ptrace platform");
@@ -159,12 +159,28 @@ fn run_kvm(
         }
         Err(e) => return Err(SandboxError::Platform(e)),
     };
+    // Guest mode (the sentry at guest ring 0, no VM exit per application trap) is opt-in
+    // while it matures.
+    if std::env::var_os(GUEST_MODE_ENV).is_some_and(|v| v == "1") {
+        match kvm.enable_guest_mode() {
+            Ok(true) => tracing::info!("KVM guest mode on"),
+            Ok(false) => eprintln!(
+                "ringfence: {GUEST_MODE_ENV}: this host's KVM backend cannot run the sentry at \
+                 ring 0; staying in exit-per-trap mode"
+            ),
+            Err(e) => eprintln!("ringfence: {GUEST_MODE_ENV}: {e}; staying in exit-per-trap mode"),
+        }
+    }
     tracing::info!(
         "platform: {}",
         sentry::platform::Platform::description(&kvm)
     );
     sentry::sandbox::run(kvm, opts, on_start)
 }
+
+/// Set to 1 to run the KVM platform in guest mode (hardware backend).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const GUEST_MODE_ENV: &str = "RINGFENCE_KVM_GUEST_MODE";
 
 /// Size of the memory file: sparse, so only what the program touches costs memory.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]

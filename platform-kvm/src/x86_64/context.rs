@@ -23,6 +23,8 @@ use ring0::x86_64::rflags;
 
 use super::address_space::{AddressSpace, Loadable};
 use super::fpu::FpuSlot;
+use super::guest_fpu::GuestFpu;
+use super::guest_mode::GuestMode;
 use super::machine::{EXIT_GPA, Machine};
 use super::vcpu::{Position, Vcpu};
 use crate::error::{Error, Result};
@@ -33,6 +35,8 @@ pub struct Context {
     machine: Arc<Machine>,
     shared: Arc<Shared>,
     fpu: Arc<FpuSlot>,
+    /// The application's FPU state when it runs from guest mode.
+    guest_fpu: Option<Box<GuestFpu>>,
 }
 
 /// Lets another thread kick a context out of application code.
@@ -80,12 +84,52 @@ impl Context {
             machine: machine.clone(),
             shared,
             fpu: Arc::default(),
+            guest_fpu: None,
         }
     }
 
     /// A handle other threads use to interrupt this context.
     pub fn interrupter(&self) -> Interrupter {
         Interrupter(self.shared.clone())
+    }
+
+    /// [`Context::switch`] from guest mode (inside `guest`'s `run` on this thread): the
+    /// application's traps come back without VM exits; kicks still interrupt it.
+    pub fn switch_in_guest(
+        &mut self,
+        guest: &GuestMode,
+        regs: &mut UserRegs,
+        space: &AddressSpace,
+    ) -> Result<Trap> {
+        if self.shared.pending.swap(false, Ordering::AcqRel) {
+            return Ok(Trap::Interrupted);
+        }
+        let Some(run) = GuestMode::current_kvm_run() else {
+            return Err(Error::GuestFailure(
+                "switch_in_guest outside GuestMode::run".into(),
+            ));
+        };
+        *self
+            .shared
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Running {
+            // SAFETY: pthread_self has no preconditions.
+            thread: unsafe { libc::pthread_self() },
+            run,
+            kicked: false,
+        });
+        let fpu = self.guest_fpu.get_or_insert_with(Box::default);
+        let shared = &self.shared;
+        let result = guest.switch_until(regs, fpu, space, &|| {
+            shared.pending.swap(false, Ordering::AcqRel)
+        });
+        *self
+            .shared
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        result
     }
 
     /// Run the application with `regs` in `space` until it traps; `regs` then holds its

@@ -287,6 +287,18 @@ impl GuestMode {
         Ok(())
     }
 
+    /// Whether the calling thread is inside [`GuestMode::run`] (so `switch` may be used).
+    pub fn in_run() -> bool {
+        !ACTIVE.with(Cell::get).is_null()
+    }
+
+    /// The `kvm_run` area of the vCPU the calling thread runs on in guest mode, for kicks.
+    pub(crate) fn current_kvm_run() -> Option<*mut kvm_bindings::kvm_run> {
+        let active = ACTIVE.with(Cell::get);
+        // SAFETY: a non-null ACTIVE is this thread's `Active`, alive during `run`.
+        (!active.is_null()).then(|| unsafe { std::ptr::from_mut((*active).vcpu.fd.get_kvm_run()) })
+    }
+
     /// Whether host address `addr` is in the table.
     fn covers(&self, addr: u64) -> bool {
         self.mapped
@@ -360,6 +372,18 @@ impl GuestMode {
         fpu: &mut GuestFpu,
         space: &AddressSpace,
     ) -> Result<Trap> {
+        self.switch_until(regs, fpu, space, &|| false)
+    }
+
+    /// [`GuestMode::switch`], returning `Trap::Interrupted` instead of running the application
+    /// whenever `stop` says so before an attempt to reach it.
+    pub(crate) fn switch_until(
+        &self,
+        regs: &mut UserRegs,
+        fpu: &mut GuestFpu,
+        space: &AddressSpace,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Trap> {
         if self.machine.backend() != Backend::Hardware {
             return Err(Error::GuestFailure(
                 "guest mode runs applications on the hardware backend only".into(),
@@ -398,6 +422,12 @@ impl GuestMode {
         fpu.restore(xsave);
         let mut kind = NOT_IN_GUEST;
         for attempt in 0..ENTER_ATTEMPTS {
+            if stop() {
+                sentry_fpu.restore(xsave);
+                // SAFETY: `active` is this thread's `Active`, alive during `run`.
+                unsafe { (*active).app_fpu = std::ptr::null_mut() };
+                return Ok(Trap::Interrupted);
+            }
             if current_ring() != 0 {
                 if attempt > 0 {
                     // Entering keeps failing at once: new host memory on the way (a stack).

@@ -2,20 +2,34 @@
 
 use std::sync::Arc;
 
-use platform_kvm::{Machine, MachineConfig};
+use platform_kvm::{Backend, GuestMode, Machine, MachineConfig};
 
 use super::{MemoryFile, Perms, Regs, Result, Trap};
 
 /// The KVM platform: one machine per sandbox.
 pub struct Kvm {
     machine: Arc<Machine>,
+    /// Guest mode, when on (hardware backend only): task loops run at guest ring 0 and
+    /// application traps come back without VM exits.
+    guest: Option<Arc<GuestMode>>,
 }
 
 impl Kvm {
     pub fn new(config: MachineConfig) -> Result<Kvm> {
         Ok(Kvm {
             machine: Machine::new(config)?,
+            guest: None,
         })
+    }
+
+    /// Turns guest mode on; `false` (and nothing changes) where the backend cannot run the
+    /// sentry at ring 0.
+    pub fn enable_guest_mode(&mut self) -> Result<bool> {
+        if self.machine.backend() != Backend::Hardware {
+            return Ok(false);
+        }
+        self.guest = Some(GuestMode::new(&self.machine)?);
+        Ok(true)
     }
 
     pub fn machine(&self) -> &Arc<Machine> {
@@ -25,7 +39,7 @@ impl Kvm {
 
 impl super::Platform for Kvm {
     type AddressSpace = platform_kvm::AddressSpace;
-    type Context = platform_kvm::Context;
+    type Context = KvmContext;
 
     fn name(&self) -> &'static str {
         "kvm"
@@ -54,8 +68,13 @@ impl super::Platform for Kvm {
 
     fn counters(&self) -> String {
         format!(
-            "platform=kvm backend={} {}",
+            "platform=kvm backend={} mode={} {}",
             self.machine.backend(),
+            if self.guest.is_some() {
+                "guest"
+            } else {
+                "exit-per-trap"
+            },
             self.machine.exit_stats()
         )
     }
@@ -65,8 +84,39 @@ impl super::Platform for Kvm {
     }
 
     fn new_context(&self) -> Self::Context {
-        platform_kvm::Context::new(&self.machine)
+        KvmContext {
+            ctx: platform_kvm::Context::new(&self.machine),
+            guest: self.guest.clone(),
+        }
     }
+
+    fn run_thread<R>(&self, f: impl FnOnce() -> R) -> R {
+        let Some(guest) = &self.guest else {
+            return f();
+        };
+        let mut f = Some(f);
+        let mut out = None;
+        let ran = guest.run(|| {
+            if let Some(f) = f.take() {
+                out = Some(f());
+            }
+        });
+        if let Err(e) = ran {
+            tracing::warn!("guest mode: {e}");
+        }
+        match (out, f) {
+            (Some(r), _) => r,
+            // Guest mode could not start: the loop runs on the host.
+            (None, Some(f)) => f(),
+            (None, None) => unreachable!("the task loop ran but returned nothing"),
+        }
+    }
+}
+
+/// A KVM context, run from guest mode when the task loop is in it.
+pub struct KvmContext {
+    ctx: platform_kvm::Context,
+    guest: Option<Arc<GuestMode>>,
 }
 
 impl super::AddressSpace for platform_kvm::AddressSpace {
@@ -85,16 +135,21 @@ impl super::AddressSpace for platform_kvm::AddressSpace {
     }
 }
 
-impl super::Context for platform_kvm::Context {
+impl super::Context for KvmContext {
     type AddressSpace = platform_kvm::AddressSpace;
     type Interrupter = platform_kvm::Interrupter;
 
     fn switch(&mut self, regs: &mut Regs, space: &Self::AddressSpace) -> Result<Trap> {
-        Ok(platform_kvm::Context::switch(self, regs, space)?)
+        match &self.guest {
+            Some(guest) if GuestMode::in_run() => {
+                Ok(self.ctx.switch_in_guest(guest, regs, space)?)
+            }
+            _ => Ok(self.ctx.switch(regs, space)?),
+        }
     }
 
     fn interrupter(&self) -> Self::Interrupter {
-        platform_kvm::Context::interrupter(self)
+        self.ctx.interrupter()
     }
 }
 

@@ -45,6 +45,12 @@ pub trait Platform: Send + Sync + 'static {
     /// The platform's own counters for `--stats`, as `key=value` pairs (`vm_exits=` at least).
     fn counters(&self) -> String;
     fn new_context(&self) -> Self::Context;
+
+    /// Runs `f`, an application thread's task loop, on the calling thread: the KVM platform
+    /// in guest mode runs it at guest ring 0.
+    fn run_thread<R>(&self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
 }
 
 /// An application address space, whose pages come from the memory file.

@@ -296,6 +296,11 @@ impl<P: Platform> Task<P> {
 
     /// Run until the thread group exits.
     pub fn run(&mut self) -> Result<ExitStatus, crate::platform::PlatformError> {
+        let kernel = self.kernel.clone();
+        kernel.platform.run_thread(|| self.run_loop())
+    }
+
+    fn run_loop(&mut self) -> Result<ExitStatus, crate::platform::PlatformError> {
         crate::wait::set_current(self.signals.clone());
         crate::procfs::set_current_pid(self.tgid);
         loop {
