@@ -5,8 +5,9 @@
 fail=0
 check() {
   name=$1; shift
-  native=$("$@" 2>/dev/null); native_rc=$?
-  sandboxed=$(/bin/ringfence do --platform kvm --stats -- "$@" 2>/tmp/stderr); sandboxed_rc=$?
+  # A hang fails the check in two minutes instead of the machine's timeout.
+  native=$(timeout 120 "$@" 2>/dev/null); native_rc=$?
+  sandboxed=$(timeout 120 /bin/ringfence do --platform kvm --stats -- "$@" 2>/tmp/stderr); sandboxed_rc=$?
   if [ "$native" = "$sandboxed" ] && [ "$native_rc" = "$sandboxed_rc" ]; then
     echo "ok   $name (exit $native_rc) $(grep ringfence-stats /tmp/stderr | cut -d' ' -f2-6)"
   else

@@ -27,6 +27,7 @@
 //! itself (at ring 0 with `IN_USER` set), which is reported as an error.
 
 use std::cell::Cell;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
@@ -594,6 +595,42 @@ fn set_msrs(vcpu: &Vcpu, values: &[(u32, u64)]) -> Result<()> {
     }
 }
 
+/// Whether guest RIP `rip` is in code the host cannot resume: the sentry's side of the switch
+/// to an application, the guest-mode entry page, or the `hlt` that leaves guest mode.
+fn in_switch_code(rip: u64) -> bool {
+    let switch = ringfence_guest_switch as *const () as u64;
+    let back = core::ptr::from_ref(&ringfence_guest_switch_return) as u64;
+    (switch..back).contains(&rip)
+        || (GUEST_CODE_VA..GUEST_CODE_VA + 4096).contains(&rip)
+        || rip == ringfence_guest_leave as *const () as u64
+}
+
+/// Holds every signal while the vCPU runs and asks KVM to stop as soon as the guest can
+/// take an interrupt (`hold`), or back to the thread's own mask.
+fn defer_signals(vcpu: &mut Vcpu, hold: bool) -> Result<()> {
+    /// `struct kvm_signal_mask` with the kernel's 8-byte sigset.
+    #[repr(C)]
+    struct SignalMask {
+        len: u32,
+        set: u64,
+    }
+    // _IOW(KVMIO, 0x8b, struct kvm_signal_mask)
+    const KVM_SET_SIGNAL_MASK: libc::c_ulong = 0x4004_ae8b;
+    let mask = SignalMask { len: 8, set: !0 };
+    let arg: *const SignalMask = if hold { &mask } else { std::ptr::null() };
+    // SAFETY: the vCPU descriptor is open; `arg` is null (no mask: the thread's own) or a
+    // valid kvm_signal_mask with its 8-byte set, alive for the call.
+    let r = unsafe { libc::ioctl(vcpu.fd.as_raw_fd(), KVM_SET_SIGNAL_MASK, arg) };
+    if r != 0 {
+        return Err(Error::GuestFailure(format!(
+            "KVM_SET_SIGNAL_MASK: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    vcpu.fd.get_kvm_run().request_interrupt_window = u8::from(hold);
+    Ok(())
+}
+
 /// The parts of `[start, end)` that none of `mapped` covers.
 fn uncovered(start: u64, end: u64, mapped: &[(u64, u64)]) -> Vec<(u64, u64)> {
     let mut parts = vec![(start, end)];
@@ -803,20 +840,41 @@ impl Active {
         let _in_guest = machine.enter();
         // `None`: halted in a stub; `Some(reason)`: stopped where the host goes on.
         self.ran = true;
-        let exit = match self.vcpu.fd.run() {
-            Ok(VcpuExit::Hlt) => Ok(None),
-            Ok(VcpuExit::Intr) => Ok(Some(ExitReason::Interrupted)),
-            Err(e) if e.errno() == libc::EINTR => Ok(Some(ExitReason::Interrupted)),
-            // The software backend emulates ring 0 and cannot emulate every instruction
-            // (SSE moves, for one): the host runs it instead, at the same RIP.
-            Ok(VcpuExit::InternalError) if self.machine.backend() == Backend::Software => {
-                Ok(Some(ExitReason::Other))
+        let mut deferred = false;
+        let exit = loop {
+            let exit = match self.vcpu.fd.run() {
+                Ok(VcpuExit::Hlt) => Ok(None),
+                // Deferred below: the application has just been entered.
+                Ok(VcpuExit::IrqWindowOpen) => Ok(Some(ExitReason::Interrupted)),
+                Ok(VcpuExit::Intr) => Ok(Some(ExitReason::Interrupted)),
+                Err(e) if e.errno() == libc::EINTR => Ok(Some(ExitReason::Interrupted)),
+                // The software backend emulates ring 0 and cannot emulate every instruction
+                // (SSE moves, for one): the host runs it instead, at the same RIP.
+                Ok(VcpuExit::InternalError) if self.machine.backend() == Backend::Software => {
+                    Ok(Some(ExitReason::Other))
+                }
+                Ok(other) => Err(Error::GuestFailure(format!(
+                    "unexpected exit in guest mode: {other:?}"
+                ))),
+                Err(e) => Err(Error::kvm("KVM_RUN")(e)),
+            };
+            if matches!(exit, Ok(Some(ExitReason::Interrupted))) && !deferred {
+                let rip = self.vcpu.regs()?.rip;
+                if in_switch_code(rip) {
+                    // A signal inside the switch's few privileged instructions, which the host
+                    // cannot run: go on with signals held until the guest reaches a point
+                    // the host can take over — its next host call, or the application with
+                    // interrupts on (an interrupt-window exit).
+                    defer_signals(&mut self.vcpu, true)?;
+                    deferred = true;
+                    continue;
+                }
             }
-            Ok(other) => Err(Error::GuestFailure(format!(
-                "unexpected exit in guest mode: {other:?}"
-            ))),
-            Err(e) => Err(Error::kvm("KVM_RUN")(e)),
+            break exit;
         };
+        if deferred {
+            defer_signals(&mut self.vcpu, false)?;
+        }
         let stopped = exit?;
         let k = self.vcpu.regs()?;
         let mut back = k;
