@@ -5,9 +5,15 @@
 fail=0
 check() {
   name=$1; shift
-  # A hang fails the check in two minutes instead of the machine's timeout.
+  # A hang fails the check in two minutes instead of the machine's timeout. A sandboxed run
+  # that hangs is retried once, loudly: an intermittent hang of `threads` here is under
+  # investigation (see the issue notes); a second hang fails.
   native=$(timeout 120 "$@" 2>/dev/null); native_rc=$?
   sandboxed=$(timeout 120 /bin/ringfence do --platform kvm --stats -- "$@" 2>/tmp/stderr); sandboxed_rc=$?
+  if [ "$sandboxed_rc" = 124 ] || [ "$sandboxed_rc" = 143 ]; then
+    echo "RETRY $name: the sandboxed run hung for 120 s"
+    sandboxed=$(timeout 120 /bin/ringfence do --platform kvm --stats -- "$@" 2>/tmp/stderr); sandboxed_rc=$?
+  fi
   if [ "$native" = "$sandboxed" ] && [ "$native_rc" = "$sandboxed_rc" ]; then
     echo "ok   $name (exit $native_rc) $(grep ringfence-stats /tmp/stderr | cut -d' ' -f2-6)"
   else
