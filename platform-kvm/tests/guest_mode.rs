@@ -291,6 +291,52 @@ fn application_and_sentry_vector_registers_stay_apart() {
     assert_eq!(seen[3], (Trap::Syscall, snippets::DONE, values[0]));
 }
 
+#[test]
+fn application_avx_state_survives_the_sentry_in_both_modes() {
+    use platform_kvm::{AddressSpace, GuestFpu, Trap};
+    if !std::arch::is_x86_feature_detected!("avx") {
+        println!("skipped: this CPU has no AVX");
+        return;
+    }
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    let frames = Frames::new();
+    let space = AddressSpace::new(&machine).unwrap();
+    load_code(&machine, &frames, &space, snippets::avx());
+    let value = 0x0123_4567_89ab_cdef_u64;
+    let (outcome, _) = guest
+        .run(
+            || -> Result<Vec<(Trap, u64, u64, u16)>, platform_kvm::Error> {
+                let mut seen = Vec::new();
+                // The application puts `value` in ymm3's upper half and stops at a syscall; the
+                // sentry clobbers ymm3 (and, the second time, makes a host call, so the next
+                // switch starts from host mode), and the application reports what it has.
+                for leave in [false, true] {
+                    let mut regs = regs_at(CODE);
+                    regs.rdi = value;
+                    let mut fpu = GuestFpu::new();
+                    guest.switch(&mut regs, &mut fpu, &space)?;
+                    // SAFETY: AVX is there (checked above); ymm3 is declared clobbered.
+                    unsafe { core::arch::asm!("vpcmpeqb ymm3, ymm3, ymm3", out("ymm3") _) };
+                    if leave {
+                        // SAFETY: getppid has no arguments and no side effects.
+                        unsafe { libc::syscall(libc::SYS_getppid) };
+                    }
+                    let ring = current_ring();
+                    let trap = guest.switch(&mut regs, &mut fpu, &space)?;
+                    seen.push((trap, regs.orig_rax, regs.rdi, ring));
+                }
+                Ok(seen)
+            },
+        )
+        .expect("run in guest mode");
+    let Some(seen) = hardware_or_refused(&machine, outcome) else {
+        return;
+    };
+    assert_eq!(seen[0], (Trap::Syscall, snippets::DONE, value, 0));
+    assert_eq!(seen[1], (Trap::Syscall, snippets::DONE, value, 3));
+}
+
 static SIGNALLED_APP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 extern "C" fn on_usr2(_: libc::c_int) {

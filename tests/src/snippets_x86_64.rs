@@ -63,6 +63,21 @@ core::arch::global_asm!(
     "ud2",
     ".globl app_fpu_end",
     "app_fpu_end:",
+    // avx: ymm3's upper half = rdi; syscall; rax = that upper half; syscall.
+    ".globl app_avx",
+    "app_avx:",
+    "vmovq xmm3, rdi",
+    "vinsertf128 ymm3, ymm3, xmm3, 1",
+    "mov eax, 1",
+    "syscall",
+    "vextractf128 xmm4, ymm3, 1",
+    "vmovq rax, xmm4",
+    "mov rdi, rax",
+    "mov eax, 1000000",
+    "syscall",
+    "ud2",
+    ".globl app_avx_end",
+    "app_avx_end:",
     // spin forever (for interrupts).
     ".globl app_spin",
     "app_spin:",
@@ -132,6 +147,7 @@ snippets! {
     done => app_done, app_done_end;
     spin => app_spin, app_spin_end;
     fpu => app_fpu, app_fpu_end;
+    avx => app_avx, app_avx_end;
     div0 => app_div0, app_div0_end;
     ud2 => app_ud2, app_ud2_end;
     int3 => app_int3, app_int3_end;

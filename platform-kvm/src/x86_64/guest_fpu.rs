@@ -159,11 +159,11 @@ impl<'a> FrameFpu<'a> {
 
 /// The components `GuestFpu` saves and restores: x87, SSE, AVX, the AVX-512 state and PKRU,
 /// which all fit its 4 KiB in the standard layout (AMX tiles would not).
-const SAVED_COMPONENTS: u32 = 0x2e7;
+pub(crate) const SAVED_COMPONENTS: u32 = 0x2e7;
 
 /// An application's floating-point and vector registers between guest-mode switches, in
-/// the standard XSAVE format (or FXSAVE's where the vCPU has no XSAVE). New: the initial
-/// state.
+/// the standard XSAVE format (or FXSAVE's where the vCPU has no XSAVE), which the switch's
+/// assembly saves and restores (`SAVED_COMPONENTS`). New: the initial state.
 #[repr(C, align(64))]
 pub struct GuestFpu {
     area: [u8; KVM_XSAVE],
@@ -183,36 +183,6 @@ impl GuestFpu {
         area[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
         area[0..2].copy_from_slice(&0x37fu16.to_le_bytes());
         GuestFpu { area }
-    }
-
-    /// At guest ring 0: stores the registers here.
-    pub(crate) fn save(&mut self, xsave: bool) {
-        let p = self.area.as_mut_ptr();
-        if xsave {
-            // SAFETY: a 64-byte aligned 4 KiB area, large enough for the components of
-            // SAVED_COMPONENTS in the standard layout.
-            unsafe {
-                core::arch::asm!("xsave64 [{}]", in(reg) p, in("eax") SAVED_COMPONENTS, in("edx") 0, options(nostack))
-            };
-        } else {
-            // SAFETY: a 16-byte aligned area of at least 512 bytes.
-            unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) p, options(nostack)) };
-        }
-    }
-
-    /// At guest ring 0: loads the registers from here.
-    pub(crate) fn restore(&self, xsave: bool) {
-        let p = self.area.as_ptr();
-        if xsave {
-            // SAFETY: the area holds what `save` (or `take_from`) wrote, or the initial
-            // state, in the standard format with a valid header.
-            unsafe {
-                core::arch::asm!("xrstor64 [{}]", in(reg) p, in("eax") SAVED_COMPONENTS, in("edx") 0, options(nostack))
-            };
-        } else {
-            // SAFETY: as above, in FXSAVE's format.
-            unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) p, options(nostack)) };
-        }
     }
 
     /// On the host: takes the registers a vCPU holds (an application interrupted while it

@@ -47,7 +47,7 @@ use ring0::x86_64::layout::{
 
 use super::address_space::AddressSpace;
 use super::fpu::FpuSlot;
-use super::guest_fpu::{FrameFpu, GuestFpu};
+use super::guest_fpu::{FrameFpu, GuestFpu, SAVED_COMPONENTS};
 use super::machine::Machine;
 use super::vcpu::{Position, Vcpu};
 use crate::backend::Backend;
@@ -69,16 +69,28 @@ core::arch::global_asm!(
     ".popsection",
 );
 
-// `ringfence_guest_switch(regs: *const UserRegs, user_cr3, resume_stub) -> trap kind`, at
-// guest ring 0 only: saves the sentry's callee-saved registers, stack, CR3 and FS base in the
-// per-CPU page (through GS), loads the application's FS and GS bases, builds its `iretq`
-// frame on the per-CPU stack and goes through the resume stub. The entry code comes back to
-// `ringfence_guest_switch_return` with the trap kind in RAX and the application's registers
-// in the per-CPU page.
+// `ringfence_guest_switch(regs: *const UserRegs, user_cr3, resume_stub, app_fpu, sentry_fpu,
+// xsave) -> trap kind`, at guest ring 0 only: saves the sentry's callee-saved registers,
+// stack, CR3 and FS base in the per-CPU page (through GS), swaps the FPU state (the sentry's
+// into `sentry_fpu`, the application's from `app_fpu`, with XSAVE or FXSAVE), loads the
+// application's FS and GS bases, builds its `iretq` frame on the per-CPU stack and goes
+// through the resume stub. The entry code comes back to `ringfence_guest_switch_return`
+// with the trap kind in RAX and the application's registers in the per-CPU page; the FPU
+// swap back happens there, before any compiled code can touch a vector register (a `memcpy`
+// ends in `vzeroupper`, for one). The memory the switch uses is touched before the ring
+// check, so a fault on it (memory the table lacks) leaves guest mode while the switch can
+// still say so.
 core::arch::global_asm!(
     ".pushsection .text.ringfence_guest_mode, \"ax\"",
     ".globl ringfence_guest_switch",
     "ringfence_guest_switch:",
+    "mov al, [rdi]",
+    "mov al, [rdi + {regs_last}]",
+    "mov al, [rcx]",
+    "mov al, [rcx + {fpu_last}]",
+    "mov al, [r8]",
+    "mov al, [r8 + {fpu_last}]",
+    "mov al, [rsp - 128]",
     // Not at ring 0 (the thread left guest mode since its caller checked): nothing done.
     "mov rax, cs",
     "test al, 3",
@@ -92,13 +104,27 @@ core::arch::global_asm!(
     "push r13",
     "push r14",
     "push r15",
+    "push rcx",
+    "push r8",
+    "push r9",
+    "mov r10, rdx",
+    "mov eax, {fpu_components}",
+    "xor edx, edx",
+    "test r9, r9",
+    "jz 4f",
+    "xsave64 [r8]",
+    "xrstor64 [rcx]",
+    "jmp 5f",
+    "4:",
+    "fxsave64 [r8]",
+    "fxrstor64 [rcx]",
+    "5:",
     "mov gs:[{sentry_rsp}], rsp",
     "lea rax, [rip + ringfence_guest_switch_return]",
     "mov gs:[{ret}], rax",
     "mov rax, cr3",
     "mov gs:[{sentry_cr3}], rax",
     "mov gs:[{user_cr3}], rsi",
-    "mov r8, rdx",
     "mov ecx, 0xc0000100",
     "rdmsr",
     "shl rdx, 32",
@@ -121,7 +147,7 @@ core::arch::global_asm!(
     "push {user_cs}",
     "push qword ptr [rdi + {r_rip}]",
     "push qword ptr [rdi + {r_rax}]",
-    "push r8",
+    "push r10",
     "mov rbx, [rdi + {r_rbx}]",
     "mov rcx, [rdi + {r_rcx}]",
     "mov rdx, [rdi + {r_rdx}]",
@@ -141,6 +167,27 @@ core::arch::global_asm!(
     "ret",
     ".globl ringfence_guest_switch_return",
     "ringfence_guest_switch_return:",
+    "pop r9",
+    "pop r8",
+    "pop rcx",
+    // Interrupted: the host took the application's FPU state from the vCPU, and goes on
+    // here in host mode with the sentry's.
+    "cmp rax, {trap_interrupted}",
+    "je 6f",
+    "mov r11, rax",
+    "mov eax, {fpu_components}",
+    "xor edx, edx",
+    "test r9, r9",
+    "jz 7f",
+    "xsave64 [rcx]",
+    "xrstor64 [r8]",
+    "jmp 8f",
+    "7:",
+    "fxsave64 [rcx]",
+    "fxrstor64 [r8]",
+    "8:",
+    "mov rax, r11",
+    "6:",
     "pop r15",
     "pop r14",
     "pop r13",
@@ -150,6 +197,10 @@ core::arch::global_asm!(
     "ret",
     ".popsection",
     not_in_guest = const NOT_IN_GUEST,
+    regs_last = const std::mem::size_of::<UserRegs>() - 1,
+    fpu_last = const std::mem::size_of::<GuestFpu>() - 1,
+    fpu_components = const SAVED_COMPONENTS,
+    trap_interrupted = const guest::TRAP_INTERRUPTED,
     sentry_rsp = const guest::SENTRY_RSP,
     sentry_cr3 = const guest::SENTRY_CR3,
     user_cr3 = const guest::USER_CR3,
@@ -184,7 +235,14 @@ core::arch::global_asm!(
 unsafe extern "C" {
     fn ringfence_guest_enter();
     fn ringfence_guest_leave();
-    fn ringfence_guest_switch(regs: *const UserRegs, user_cr3: u64, resume: u64) -> u64;
+    fn ringfence_guest_switch(
+        regs: *const UserRegs,
+        user_cr3: u64,
+        resume: u64,
+        app_fpu: *mut GuestFpu,
+        sentry_fpu: *mut GuestFpu,
+        xsave: u64,
+    ) -> u64;
     safe static ringfence_guest_switch_return: u8;
 }
 
@@ -414,17 +472,14 @@ impl GuestMode {
         // Only the flags an application may set, with interrupts on (and the reserved bit).
         regs.eflags = (regs.eflags & USER_FLAGS) | RFLAGS_IF | RFLAGS_RESERVED;
         let resume = GUEST_CODE_VA + guest_entry::resume_offset();
-        let xsave = self.machine.features.xcr0 != 0;
+        let xsave = u64::from(self.machine.features.xcr0 != 0);
         let mut sentry_fpu = GuestFpu::new();
         // SAFETY: `active` is this thread's `Active`, alive during `run`; the pointer is
         // cleared below, before `fpu` can go away.
         unsafe { (*active).app_fpu = fpu };
-        sentry_fpu.save(xsave);
-        fpu.restore(xsave);
         let mut kind = NOT_IN_GUEST;
         for attempt in 0..ENTER_ATTEMPTS {
             if stop() {
-                sentry_fpu.restore(xsave);
                 // SAFETY: `active` is this thread's `Active`, alive during `run`.
                 unsafe { (*active).app_fpu = std::ptr::null_mut() };
                 return Ok(Trap::Interrupted);
@@ -442,27 +497,23 @@ impl GuestMode {
                 }
             }
             // SAFETY: the switch checks it runs at guest ring 0 (else it does nothing and
-            // says so); there it saves the sentry's state in the per-CPU page and returns
-            // here when the application traps, with every register the C ABI preserves
-            // intact.
-            kind = unsafe { ringfence_guest_switch(regs, root, resume) };
+            // says so); there it saves the sentry's state in the per-CPU page and its FPU
+            // state in `sentry_fpu` (64-byte aligned, like `fpu`, whose state it loads), and
+            // returns here when the application traps, with every register the C ABI
+            // preserves intact and the two FPU states swapped back.
+            kind = unsafe {
+                ringfence_guest_switch(regs, root, resume, fpu, &raw mut sentry_fpu, xsave)
+            };
             if kind != NOT_IN_GUEST {
                 break;
             }
         }
         if kind == NOT_IN_GUEST {
-            sentry_fpu.restore(xsave);
             // SAFETY: as above.
             unsafe { (*active).app_fpu = std::ptr::null_mut() };
             return Err(Error::GuestFailure(
                 "the thread keeps leaving guest mode before reaching the application".into(),
             ));
-        }
-        // An interrupted application's FPU state was saved by the exit handler, and the
-        // thread is in host mode now, with the sentry's own.
-        if kind != guest::TRAP_INTERRUPTED {
-            fpu.save(xsave);
-            sentry_fpu.restore(xsave);
         }
         // SAFETY: as above.
         unsafe { (*active).app_fpu = std::ptr::null_mut() };
