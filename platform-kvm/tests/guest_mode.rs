@@ -428,3 +428,72 @@ fn four_threads_run_applications_from_guest_mode_concurrently() {
         );
     }
 }
+
+#[test]
+fn more_threads_than_vcpus_all_progress_while_some_wait() {
+    use platform_kvm::{AddressSpace, GuestFpu, Trap};
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::{Duration, Instant};
+    // Two vCPUs, six threads: each runs its application from guest mode, then waits until
+    // all six got there, then runs it again. A thread waiting on the host must not keep a
+    // vCPU, or the last ones could never arrive.
+    let Some(machine) = machine_with(2) else {
+        return;
+    };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    const THREADS: usize = 6;
+    const N: u64 = 2_000;
+    let arrived = Arc::new((Mutex::new(0usize), Condvar::new()));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (machine, guest, arrived) = (machine.clone(), guest.clone(), arrived.clone());
+            std::thread::spawn(move || {
+                let frames = Frames::new();
+                let space = AddressSpace::new(&machine).unwrap();
+                load_code(&machine, &frames, &space, snippets::syscalls());
+                let mut regs = regs_at(CODE);
+                regs.r13 = 2 * N;
+                let mut fpu = GuestFpu::new();
+                let (outcome, _) = guest
+                    .run(|| -> Result<(u64, bool), platform_kvm::Error> {
+                        let mut wrong = 0;
+                        let mut all_arrived = true;
+                        for i in 0..=2 * N {
+                            if i == N {
+                                let (count, cv) = &*arrived;
+                                let mut n = count.lock().unwrap();
+                                *n += 1;
+                                cv.notify_all();
+                                let deadline = Instant::now() + Duration::from_secs(60);
+                                while *n < THREADS && Instant::now() < deadline {
+                                    n = cv.wait_timeout(n, Duration::from_secs(1)).unwrap().0;
+                                }
+                                all_arrived = *n == THREADS;
+                            }
+                            let trap = guest.switch(&mut regs, &mut fpu, &space)?;
+                            if i < 2 * N && (trap != Trap::Syscall || regs.orig_rax != i) {
+                                wrong += 1;
+                            }
+                            regs.rax = i ^ 0x5555;
+                        }
+                        Ok((wrong, all_arrived))
+                    })
+                    .expect("run in guest mode");
+                (t, outcome, regs.orig_rax)
+            })
+        })
+        .collect();
+    for handle in threads {
+        let (t, outcome, last) = handle.join().expect("thread");
+        let Some((wrong, all_arrived)) = hardware_or_refused(&machine, outcome) else {
+            continue;
+        };
+        assert!(all_arrived, "thread {t}: the others never arrived");
+        assert_eq!(wrong, 0, "thread {t}: every result was right");
+        assert_eq!(
+            last,
+            snippets::DONE,
+            "thread {t}: its application saw every result"
+        );
+    }
+}

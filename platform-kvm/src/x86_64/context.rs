@@ -24,7 +24,7 @@ use ring0::x86_64::rflags;
 use super::address_space::{AddressSpace, Loadable};
 use super::fpu::FpuSlot;
 use super::guest_fpu::GuestFpu;
-use super::guest_mode::GuestMode;
+use super::guest_mode::{GuestMode, leave_guest_config};
 use super::machine::{EXIT_GPA, Machine};
 use super::vcpu::{Position, Vcpu};
 use crate::error::{Error, Result};
@@ -49,7 +49,8 @@ pub(crate) struct Shared {
     running: Mutex<Option<Running>>,
 }
 
-/// The thread in `KVM_RUN` for a context, and its vCPU's run structure.
+/// The thread in `KVM_RUN` for a context, and its vCPU's run structure (null in guest mode,
+/// where the kick signal's handler finds it).
 struct Running {
     thread: libc::pthread_t,
     run: *mut kvm_run,
@@ -104,11 +105,13 @@ impl Context {
         if self.shared.pending.swap(false, Ordering::AcqRel) {
             return Ok(Trap::Interrupted);
         }
-        let Some(run) = GuestMode::current_kvm_run() else {
+        if !GuestMode::in_run() {
             return Err(Error::GuestFailure(
                 "switch_in_guest outside GuestMode::run".into(),
             ));
-        };
+        }
+        // The vCPU may change from one entry to the next: the kick signal's handler finds
+        // the thread's current one (`guest_mode::on_kick`).
         *self
             .shared
             .running
@@ -116,7 +119,7 @@ impl Context {
             .unwrap_or_else(|e| e.into_inner()) = Some(Running {
             // SAFETY: pthread_self has no preconditions.
             thread: unsafe { libc::pthread_self() },
-            run,
+            run: std::ptr::null_mut(),
             kicked: false,
         });
         let fpu = self.guest_fpu.get_or_insert_with(Box::default);
@@ -144,6 +147,12 @@ impl Context {
         }
         let loadable = space.loadable()?;
         let mut vcpu = self.machine.pool.acquire(&self.fpu)?;
+        if vcpu.guest.is_some()
+            && let Err(e) = leave_guest_config(&self.machine, &mut vcpu)
+        {
+            self.machine.pool.release(vcpu);
+            return Err(e);
+        }
         let result = self.run(&mut vcpu, regs, loadable);
         self.machine.pool.release(vcpu);
         result
@@ -396,10 +405,12 @@ impl Shared {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(r) = running.as_mut().filter(|r| !r.kicked) {
             r.kicked = true;
-            // SAFETY: while registered, `r.run` is the live kvm_run mapping of the vCPU the
-            // context's thread is running; a one-byte volatile store to `immediate_exit` is
-            // how KVM documents asynchronous kicks.
-            unsafe { std::ptr::write_volatile(&raw mut (*r.run).immediate_exit, 1) };
+            if !r.run.is_null() {
+                // SAFETY: while registered, `r.run` is the live kvm_run mapping of the vCPU
+                // the context's thread is running; a one-byte volatile store to
+                // `immediate_exit` is how KVM documents asynchronous kicks.
+                unsafe { std::ptr::write_volatile(&raw mut (*r.run).immediate_exit, 1) };
+            }
             // SAFETY: the thread is registered, so it is alive (it unregisters under this
             // lock before it can exit); the kick signal has a no-op handler.
             unsafe { libc::pthread_kill(r.thread, kick_signal()) };
@@ -414,14 +425,17 @@ fn kick_signal() -> i32 {
 
 fn install_kick_handler() {
     static ONCE: Once = Once::new();
-    extern "C" fn ignore(_: libc::c_int) {}
+    extern "C" fn on_kick(_: libc::c_int) {
+        super::guest_mode::on_kick();
+    }
     ONCE.call_once(|| {
-        // SAFETY: a zeroed sigaction is a valid starting value; the handler only returns.
+        // SAFETY: a zeroed sigaction is a valid starting value; the handler is
+        // async-signal-safe.
         // SA_RESTART keeps the kick from failing unrelated host calls with EINTR (KVM_RUN
         // still returns EINTR).
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = ignore as extern "C" fn(libc::c_int) as usize;
+            sa.sa_sigaction = on_kick as extern "C" fn(libc::c_int) as usize;
             sa.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(kick_signal(), &sa, std::ptr::null_mut());

@@ -166,16 +166,6 @@ impl EntryArea {
             .write_u64(self.per_cpu_offset(cpu) + field, value)
     }
 
-    /// CPU `cpu`'s saved application registers (the `layout::guest::SAVE` block, laid out
-    /// as `abi::x86_64::UserRegs`).
-    pub(crate) fn guest_saved_regs(&self, cpu: usize) -> Result<[u64; 23]> {
-        let mut words = [0u64; 23];
-        for (i, w) in words.iter_mut().enumerate() {
-            *w = self.guest_word(cpu, guest::SAVE + 8 * i as u64)?;
-        }
-        Ok(words)
-    }
-
     pub(crate) fn tss_va(cpu: usize) -> u64 {
         per_cpu_va(cpu) + PER_CPU_TSS_OFFSET
     }

@@ -84,6 +84,9 @@ core::arch::global_asm!(
     ".pushsection .text.ringfence_guest_mode, \"ax\"",
     ".globl ringfence_guest_switch",
     "ringfence_guest_switch:",
+    "mov r11, [rsp + 8]",
+    "mov al, [r11]",
+    "mov al, [r11 + 23]",
     "mov al, [rdi]",
     "mov al, [rdi + {regs_last}]",
     "mov al, [rcx]",
@@ -107,6 +110,8 @@ core::arch::global_asm!(
     "push rcx",
     "push r8",
     "push r9",
+    "push r11",
+    "push rdi",
     "mov r10, rdx",
     "mov eax, {fpu_components}",
     "xor edx, edx",
@@ -167,13 +172,27 @@ core::arch::global_asm!(
     "ret",
     ".globl ringfence_guest_switch_return",
     "ringfence_guest_switch_return:",
+    "pop rdi",
+    "pop r11",
     "pop r9",
     "pop r8",
     "pop rcx",
-    // Interrupted: the host took the application's FPU state from the vCPU, and goes on
-    // here in host mode with the sentry's.
+    // Interrupted: the host took the application's registers and FPU state from the vCPU,
+    // and goes on here in host mode with the sentry's.
     "cmp rax, {trap_interrupted}",
     "je 6f",
+    // Out of the per-CPU page at once: once the thread leaves guest mode, its vCPU (and that
+    // page) may go to another thread.
+    ".irp off, {r_r15},{r_r14},{r_r13},{r_r12},{r_rbp},{r_rbx},{r_r11},{r_r10},{r_r9},{r_r8},{r_rax},{r_rcx},{r_rdx},{r_rsi},{r_rdi},{r_rip},{r_eflags},{r_rsp},{r_fs},{r_gs}",
+    "mov r10, gs:[{save} + \\off]",
+    "mov [rdi + \\off], r10",
+    ".endr",
+    "mov r10, gs:[{vector}]",
+    "mov [r11], r10",
+    "mov r10, gs:[{code}]",
+    "mov [r11 + 8], r10",
+    "mov r10, gs:[{cr2}]",
+    "mov [r11 + 16], r10",
     "mov r11, rax",
     "mov eax, {fpu_components}",
     "xor edx, edx",
@@ -195,12 +214,18 @@ core::arch::global_asm!(
     "pop rbp",
     "pop rbx",
     "ret",
+    ".globl ringfence_guest_switch_end",
+    "ringfence_guest_switch_end:",
     ".popsection",
     not_in_guest = const NOT_IN_GUEST,
     regs_last = const std::mem::size_of::<UserRegs>() - 1,
     fpu_last = const std::mem::size_of::<GuestFpu>() - 1,
     fpu_components = const SAVED_COMPONENTS,
     trap_interrupted = const guest::TRAP_INTERRUPTED,
+    save = const guest::SAVE,
+    vector = const guest::VECTOR,
+    code = const guest::CODE,
+    cr2 = const guest::CR2,
     sentry_rsp = const guest::SENTRY_RSP,
     sentry_cr3 = const guest::SENTRY_CR3,
     user_cr3 = const guest::USER_CR3,
@@ -242,8 +267,10 @@ unsafe extern "C" {
         app_fpu: *mut GuestFpu,
         sentry_fpu: *mut GuestFpu,
         xsave: u64,
+        trap: *mut [u64; 3],
     ) -> u64;
     safe static ringfence_guest_switch_return: u8;
+    safe static ringfence_guest_switch_end: u8;
 }
 
 /// Host memory larger than this is left out of the table for now (the memory file): guest
@@ -275,8 +302,13 @@ pub struct GuestMode {
 /// What the entry handler needs, for the thread in [`GuestMode::run`].
 struct Active {
     machine: Arc<Machine>,
-    vcpu: Vcpu,
-    /// The running application's FPU area, for an exit while it runs.
+    /// Keeps the pool's FPU bookkeeping for this thread apart from the contexts'.
+    fpu_slot: Arc<FpuSlot>,
+    /// What a vCPU needs to run this thread's sentry code: the table and the thread's FS
+    /// base (its TLS).
+    config: GuestConfig,
+    /// The running application's registers and FPU area, for an exit while it runs.
+    app_regs: *mut UserRegs,
     app_fpu: *mut GuestFpu,
     /// Times the thread left guest mode.
     exits: u64,
@@ -287,6 +319,26 @@ struct Active {
 
 thread_local! {
     static ACTIVE: Cell<*mut Active> = const { Cell::new(std::ptr::null_mut()) };
+    /// The `kvm_run` of the vCPU this thread is about to run or runs in guest mode.
+    static KICK_TARGET: Cell<*mut kvm_bindings::kvm_run> = const { Cell::new(std::ptr::null_mut()) };
+    /// A kick came while the thread was not in `KVM_RUN`.
+    static KICKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// From the kick signal's handler: make this thread's current or next `KVM_RUN` in guest
+/// mode return at once. (Async-signal-safe: two thread-local cells and a byte store.)
+pub(crate) fn on_kick() {
+    if ACTIVE.with(Cell::get).is_null() {
+        return;
+    }
+    KICKED.with(|k| k.set(true));
+    let run = KICK_TARGET.with(Cell::get);
+    if !run.is_null() {
+        // SAFETY: the target is the mapped kvm_run of the vCPU this thread runs (set right
+        // before KVM_RUN, cleared when the vCPU goes back to the pool); a one-byte volatile
+        // store to `immediate_exit` is how KVM documents asynchronous kicks.
+        unsafe { std::ptr::write_volatile(&raw mut (*run).immediate_exit, 1) };
+    }
 }
 
 impl GuestMode {
@@ -351,13 +403,6 @@ impl GuestMode {
         !ACTIVE.with(Cell::get).is_null()
     }
 
-    /// The `kvm_run` area of the vCPU the calling thread runs on in guest mode, for kicks.
-    pub(crate) fn current_kvm_run() -> Option<*mut kvm_bindings::kvm_run> {
-        let active = ACTIVE.with(Cell::get);
-        // SAFETY: a non-null ACTIVE is this thread's `Active`, alive during `run`.
-        (!active.is_null()).then(|| unsafe { std::ptr::from_mut((*active).vcpu.fd.get_kvm_run()) })
-    }
-
     /// Whether host address `addr` is in the table.
     fn covers(&self, addr: u64) -> bool {
         self.mapped
@@ -377,47 +422,38 @@ impl GuestMode {
         if !self.covers(&raw const here as u64) {
             self.refresh()?;
         }
-        // Guest mode carries the thread's FPU state itself; the slot only keeps the pool's
-        // bookkeeping apart from other runs.
-        let fpu_slot = Arc::new(FpuSlot::default());
-        let vcpu = self.machine.pool.acquire(&fpu_slot)?;
         let mut active = Active {
             machine: self.machine.clone(),
-            vcpu,
+            fpu_slot: Arc::new(FpuSlot::default()),
+            config: GuestConfig {
+                root: self.root,
+                fs_base: fs_base()?,
+            },
+            app_regs: std::ptr::null_mut(),
             app_fpu: std::ptr::null_mut(),
             exits: 0,
             ran: false,
             error: None,
         };
-        let prepared = self.prepare(&mut active.vcpu);
-        let altstack = AltStack::install();
-        let outcome = match (prepared, altstack) {
-            (Ok(()), Ok(stack)) => {
-                ACTIVE.with(|a| a.set(&raw mut active));
-                // SAFETY: the SIGILL handler installed above turns this `ud2` into an entry
-                // to guest mode (or, if it cannot, records why and returns past it); it
-                // behaves as a call that clobbers what the C ABI lets a call clobber.
-                unsafe { ringfence_guest_enter() };
-                let value = f();
-                if current_ring() == 0 {
-                    // SAFETY: at ring 0 this `hlt` is an exit that the handler resumes at
-                    // the following `ret`, in host mode.
-                    unsafe { ringfence_guest_leave() };
-                }
-                ACTIVE.with(|a| a.set(std::ptr::null_mut()));
-                drop(stack);
-                match active.error.take() {
-                    Some(e) => Err(e),
-                    None => Ok((value, active.exits)),
-                }
-            }
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        };
-        let restored = self.restore(&mut active.vcpu);
-        self.machine.pool.release(active.vcpu);
-        self.machine.pool.forget(&fpu_slot);
-        let outcome = outcome?;
-        restored.map(|()| outcome)
+        let stack = AltStack::install()?;
+        ACTIVE.with(|a| a.set(&raw mut active));
+        // SAFETY: the SIGILL handler installed above turns this `ud2` into an entry to guest
+        // mode (or, if it cannot, records why and returns past it); it behaves as a call
+        // that clobbers what the C ABI lets a call clobber.
+        unsafe { ringfence_guest_enter() };
+        let value = f();
+        if current_ring() == 0 {
+            // SAFETY: at ring 0 this `hlt` is an exit that the handler resumes at the
+            // following `ret`, in host mode.
+            unsafe { ringfence_guest_leave() };
+        }
+        ACTIVE.with(|a| a.set(std::ptr::null_mut()));
+        drop(stack);
+        self.machine.pool.forget(&active.fpu_slot);
+        match active.error.take() {
+            Some(e) => Err(e),
+            None => Ok((value, active.exits)),
+        }
     }
 
     /// Inside [`GuestMode::run`]: runs the application with `regs` in `space` until it
@@ -467,21 +503,23 @@ impl GuestMode {
             });
         }
         let root = space.loadable()?.root;
-        // SAFETY: as above.
-        let cpu = unsafe { (*active).vcpu.index };
         // Only the flags an application may set, with interrupts on (and the reserved bit).
         regs.eflags = (regs.eflags & USER_FLAGS) | RFLAGS_IF | RFLAGS_RESERVED;
         let resume = GUEST_CODE_VA + guest_entry::resume_offset();
         let xsave = u64::from(self.machine.features.xcr0 != 0);
         let mut sentry_fpu = GuestFpu::new();
-        // SAFETY: `active` is this thread's `Active`, alive during `run`; the pointer is
-        // cleared below, before `fpu` can go away.
-        unsafe { (*active).app_fpu = fpu };
+        // SAFETY: `active` is this thread's `Active`, alive during `run`; the pointers are
+        // cleared below, before `regs` and `fpu` can go away.
+        unsafe {
+            (*active).app_fpu = fpu;
+            (*active).app_regs = regs;
+        }
+        let mut trap = [0u64; 3];
         let mut kind = NOT_IN_GUEST;
         for attempt in 0..ENTER_ATTEMPTS {
             if stop() {
                 // SAFETY: `active` is this thread's `Active`, alive during `run`.
-                unsafe { (*active).app_fpu = std::ptr::null_mut() };
+                unsafe { (*active).forget_application() };
                 return Ok(Trap::Interrupted);
             }
             if current_ring() != 0 {
@@ -502,44 +540,29 @@ impl GuestMode {
             // returns here when the application traps, with every register the C ABI
             // preserves intact and the two FPU states swapped back.
             kind = unsafe {
-                ringfence_guest_switch(regs, root, resume, fpu, &raw mut sentry_fpu, xsave)
+                ringfence_guest_switch(
+                    regs,
+                    root,
+                    resume,
+                    fpu,
+                    &raw mut sentry_fpu,
+                    xsave,
+                    &raw mut trap,
+                )
             };
             if kind != NOT_IN_GUEST {
                 break;
             }
         }
+        // SAFETY: as above.
+        unsafe { (*active).forget_application() };
         if kind == NOT_IN_GUEST {
-            // SAFETY: as above.
-            unsafe { (*active).app_fpu = std::ptr::null_mut() };
             return Err(Error::GuestFailure(
                 "the thread keeps leaving guest mode before reaching the application".into(),
             ));
         }
-        // SAFETY: as above.
-        unsafe { (*active).app_fpu = std::ptr::null_mut() };
-        let entry = &self.machine.entry;
-        let saved = entry.guest_saved_regs(cpu)?;
-        let word = |offset: u64| saved[(offset / 8) as usize];
-        regs.r15 = word(regs::R15);
-        regs.r14 = word(regs::R14);
-        regs.r13 = word(regs::R13);
-        regs.r12 = word(regs::R12);
-        regs.rbp = word(regs::RBP);
-        regs.rbx = word(regs::RBX);
-        regs.r11 = word(regs::R11);
-        regs.r10 = word(regs::R10);
-        regs.r9 = word(regs::R9);
-        regs.r8 = word(regs::R8);
-        regs.rax = word(regs::RAX);
-        regs.rcx = word(regs::RCX);
-        regs.rdx = word(regs::RDX);
-        regs.rsi = word(regs::RSI);
-        regs.rdi = word(regs::RDI);
-        regs.rip = word(regs::RIP);
-        regs.eflags = word(regs::EFLAGS);
-        regs.rsp = word(regs::RSP);
-        regs.fs_base = word(regs::FS_BASE);
-        regs.gs_base = word(regs::GS_BASE);
+        // The switch (or, for an interrupted application, the exit handler) has put the
+        // application's registers in `regs`.
         match kind {
             guest::TRAP_SYSCALL => {
                 regs.orig_rax = regs.rax;
@@ -547,72 +570,108 @@ impl GuestMode {
             }
             guest::TRAP_EXCEPTION => {
                 regs.orig_rax = u64::MAX;
-                let vector = entry.guest_word(cpu, guest::VECTOR)? as u8;
-                let code = entry.guest_word(cpu, guest::CODE)?;
-                let cr2 = entry.guest_word(cpu, guest::CR2)?;
-                Ok(exception::decode(vector, code, cr2))
+                let [vector, code, cr2] = trap;
+                Ok(exception::decode(vector as u8, code, cr2))
             }
             _ => Ok(Trap::Interrupted),
         }
     }
+}
 
-    /// Ring-0 state of the sentry: this table, the thread's FS base, syscalls to the stub.
-    fn prepare(&self, vcpu: &mut Vcpu) -> Result<()> {
-        let mut fs_base = 0u64;
-        // SAFETY: ARCH_GET_FS writes the FS base to the u64 the pointer names.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_arch_prctl,
-                0x1003, // ARCH_GET_FS
-                &raw mut fs_base,
-            )
-        };
-        if r != 0 {
-            return Err(Error::GuestFailure(format!(
-                "ARCH_GET_FS: {}",
-                std::io::Error::last_os_error()
-            )));
+/// What a vCPU is set up for in guest mode: the kernel table's root and the FS base of the
+/// thread it last ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GuestConfig {
+    root: u64,
+    fs_base: u64,
+}
+
+/// The calling thread's FS base.
+fn fs_base() -> Result<u64> {
+    let mut fs_base = 0u64;
+    // SAFETY: ARCH_GET_FS writes the FS base to the u64 the pointer names.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            0x1003, // ARCH_GET_FS
+            &raw mut fs_base,
+        )
+    };
+    if r != 0 {
+        return Err(Error::GuestFailure(format!(
+            "ARCH_GET_FS: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(fs_base)
+}
+
+impl Active {
+    fn forget_application(&mut self) {
+        self.app_fpu = std::ptr::null_mut();
+        self.app_regs = std::ptr::null_mut();
+    }
+
+    /// A vCPU for this thread's entry, set up for its sentry code: the kernel table, its FS
+    /// base, GS at the per-CPU page, and syscalls to the guest-mode stub.
+    fn take_vcpu(&mut self) -> Result<Vcpu> {
+        let mut vcpu = self.machine.pool.acquire(&self.fpu_slot)?;
+        if vcpu.guest == Some(self.config) {
+            return Ok(vcpu);
         }
+        if let Err(e) = self.prepare(&mut vcpu) {
+            vcpu.guest = None;
+            self.machine.pool.release(vcpu);
+            return Err(e);
+        }
+        Ok(vcpu)
+    }
+
+    fn prepare(&self, vcpu: &mut Vcpu) -> Result<()> {
         let per_cpu = per_cpu_va(vcpu.index);
         let mut sregs = vcpu.sregs;
-        sregs.cr3 = self.root;
-        sregs.fs.base = fs_base;
+        sregs.cr3 = self.config.root;
+        sregs.fs.base = self.config.fs_base;
         // GS and KERNEL_GS_BASE both the per-CPU page: see `ring0::x86_64::guest_entry`.
         sregs.gs.base = per_cpu;
         sregs.idt.base = GUEST_IDT_VA;
         vcpu.fd
             .set_sregs(&sregs)
             .map_err(Error::kvm("KVM_SET_SREGS"))?;
-        self.machine
-            .entry
-            .set_guest_word(vcpu.index, guest::IN_USER, 0)?;
-        set_msrs(
-            vcpu,
-            &[
-                (MSR_LSTAR, GUEST_CODE_VA + GUEST_SYSCALL_OFFSET),
-                (MSR_KERNEL_GS_BASE, per_cpu),
-            ],
-        )?;
+        if vcpu.guest.is_none_or(|c| c.root != self.config.root) {
+            self.machine
+                .entry
+                .set_guest_word(vcpu.index, guest::IN_USER, 0)?;
+            set_msrs(
+                vcpu,
+                &[
+                    (MSR_LSTAR, GUEST_CODE_VA + GUEST_SYSCALL_OFFSET),
+                    (MSR_KERNEL_GS_BASE, per_cpu),
+                ],
+            )?;
+        }
         vcpu.position = Position::Ring0;
         vcpu.tlb.clear();
-        vcpu.cr3 = self.root;
+        vcpu.cr3 = self.config.root;
+        vcpu.guest = Some(self.config);
         Ok(())
     }
+}
 
-    /// Back to the state the platform's contexts expect.
-    fn restore(&self, vcpu: &mut Vcpu) -> Result<()> {
-        vcpu.fd
-            .set_sregs(&vcpu.sregs)
-            .map_err(Error::kvm("KVM_SET_SREGS"))?;
-        vcpu.cr3 = vcpu.sregs.cr3;
-        vcpu.tlb.clear();
-        vcpu.position = Position::Ring0;
-        let lstar = match self.machine.backend() {
-            Backend::Hardware => CODE_VA + SYSCALL_STUB_OFFSET,
-            Backend::Software => TRAMPOLINE_VA,
-        };
-        set_msrs(vcpu, &[(MSR_LSTAR, lstar), (MSR_KERNEL_GS_BASE, 0)])
-    }
+/// Back to the state the platform's contexts expect, for a vCPU that ran in guest mode.
+pub(crate) fn leave_guest_config(machine: &Machine, vcpu: &mut Vcpu) -> Result<()> {
+    vcpu.guest = None;
+    vcpu.fd
+        .set_sregs(&vcpu.sregs)
+        .map_err(Error::kvm("KVM_SET_SREGS"))?;
+    vcpu.cr3 = vcpu.sregs.cr3;
+    vcpu.tlb.clear();
+    vcpu.position = Position::Ring0;
+    let lstar = match machine.backend() {
+        Backend::Hardware => CODE_VA + SYSCALL_STUB_OFFSET,
+        Backend::Software => TRAMPOLINE_VA,
+    };
+    set_msrs(vcpu, &[(MSR_LSTAR, lstar), (MSR_KERNEL_GS_BASE, 0)])
 }
 
 impl Drop for GuestMode {
@@ -650,8 +709,8 @@ fn set_msrs(vcpu: &Vcpu, values: &[(u32, u64)]) -> Result<()> {
 /// to an application, the guest-mode entry page, or the `hlt` that leaves guest mode.
 fn in_switch_code(rip: u64) -> bool {
     let switch = ringfence_guest_switch as *const () as u64;
-    let back = core::ptr::from_ref(&ringfence_guest_switch_return) as u64;
-    (switch..back).contains(&rip)
+    let end = core::ptr::from_ref(&ringfence_guest_switch_end) as u64;
+    (switch..end).contains(&rip)
         || (GUEST_CODE_VA..GUEST_CODE_VA + 4096).contains(&rip)
         || rip == ringfence_guest_leave as *const () as u64
 }
@@ -871,12 +930,26 @@ const GREGS: [(usize, RegField); 16] = [
 ];
 
 impl Active {
-    /// Runs the vCPU from the trapped host registers `g` until the guest leaves; `g` then
+    /// Runs a vCPU from the trapped host registers `g` until the guest leaves; `g` then
     /// holds where the host goes on.
     fn enter(&mut self, g: &mut [libc::greg_t; 23], fpu: Option<&mut FrameFpu<'_>>) -> Result<()> {
+        let mut vcpu = self.take_vcpu()?;
+        let result = self.enter_on(&mut vcpu, g, fpu);
+        // The thread is in host mode again (or never left it).
+        KICK_TARGET.with(|t| t.set(std::ptr::null_mut()));
+        self.machine.pool.release(vcpu);
+        result
+    }
+
+    fn enter_on(
+        &mut self,
+        vcpu: &mut Vcpu,
+        g: &mut [libc::greg_t; 23],
+        fpu: Option<&mut FrameFpu<'_>>,
+    ) -> Result<()> {
         let xcr0 = self.machine.features.xcr0;
         if let Some(f) = fpu.as_deref() {
-            f.load(&self.vcpu.fd, xcr0)?;
+            f.load(&vcpu.fd, xcr0)?;
         }
         let mut regs = kvm_regs::default();
         for (i, reg) in GREGS {
@@ -884,21 +957,31 @@ impl Active {
         }
         regs.rip = g[libc::REG_RIP as usize] as u64 + 2;
         regs.rflags = (g[libc::REG_EFL as usize] as u64 & !RFLAGS_IF) | RFLAGS_RESERVED;
-        self.vcpu.set_regs(&regs)?;
-        // A kick meant for an earlier run of this vCPU must not end this one at once.
-        self.vcpu.fd.set_kvm_immediate_exit(0);
+        vcpu.set_regs(&regs)?;
+        // A kick meant for an earlier run of this vCPU must not end this one at once; one
+        // meant for this thread must, even if it came before KVM_RUN (see `on_kick`).
+        let run = std::ptr::from_mut(vcpu.fd.get_kvm_run());
+        KICK_TARGET.with(|t| t.set(run));
+        vcpu.fd.set_kvm_immediate_exit(0);
+        if KICKED.with(|k| k.replace(false)) {
+            vcpu.fd.set_kvm_immediate_exit(1);
+        }
         let machine = self.machine.clone();
         let _in_guest = machine.enter();
         // `None`: halted in a stub; `Some(reason)`: stopped where the host goes on.
         self.ran = true;
         let mut deferred = false;
         let exit = loop {
-            let exit = match self.vcpu.fd.run() {
+            let exit = match vcpu.fd.run() {
                 Ok(VcpuExit::Hlt) => Ok(None),
                 // Deferred below: the application has just been entered.
                 Ok(VcpuExit::IrqWindowOpen) => Ok(Some(ExitReason::Interrupted)),
                 Ok(VcpuExit::Intr) => Ok(Some(ExitReason::Interrupted)),
-                Err(e) if e.errno() == libc::EINTR => Ok(Some(ExitReason::Interrupted)),
+                Err(e) if e.errno() == libc::EINTR => {
+                    // The kick (if it was one) has done its work.
+                    KICKED.with(|k| k.set(false));
+                    Ok(Some(ExitReason::Interrupted))
+                }
                 // The software backend emulates ring 0 and cannot emulate every instruction
                 // (SSE moves, for one): the host runs it instead, at the same RIP.
                 Ok(VcpuExit::InternalError) if self.machine.backend() == Backend::Software => {
@@ -910,13 +993,13 @@ impl Active {
                 Err(e) => Err(Error::kvm("KVM_RUN")(e)),
             };
             if matches!(exit, Ok(Some(ExitReason::Interrupted))) && !deferred {
-                let rip = self.vcpu.regs()?.rip;
+                let rip = vcpu.regs()?.rip;
                 if in_switch_code(rip) {
                     // A signal inside the switch's few privileged instructions, which the host
                     // cannot run: go on with signals held until the guest reaches a point
                     // the host can take over — its next host call, or the application with
                     // interrupts on (an interrupt-window exit).
-                    defer_signals(&mut self.vcpu, true)?;
+                    defer_signals(vcpu, true)?;
                     deferred = true;
                     continue;
                 }
@@ -924,10 +1007,10 @@ impl Active {
             break exit;
         };
         if deferred {
-            defer_signals(&mut self.vcpu, false)?;
+            defer_signals(vcpu, false)?;
         }
         let stopped = exit?;
-        let k = self.vcpu.regs()?;
+        let k = vcpu.regs()?;
         let mut back = k;
         if stopped.is_none() {
             self.machine.exits.count(ExitReason::Hlt);
@@ -942,7 +1025,7 @@ impl Active {
             } else if at == code(guest_entry::kernel_fault_offset()) {
                 // A fault of the sentry: the host retries the instruction.
                 let [_vector, _code, rip, _cs, rflags, rsp, _ss] =
-                    self.machine.entry.read_stack::<7>(self.vcpu.index, k.rsp)?;
+                    self.machine.entry.read_stack::<7>(vcpu.index, k.rsp)?;
                 back.rip = rip;
                 back.rflags = rflags;
                 back.rsp = rsp;
@@ -955,14 +1038,14 @@ impl Active {
         } else if let Some(reason) = stopped {
             self.machine.exits.count(reason);
             let entry = &self.machine.entry;
-            let cpu = self.vcpu.index;
+            let cpu = vcpu.index;
             if entry.guest_word(cpu, guest::IN_USER)? != 0 {
-                return self.interrupt_application(g, &k);
+                return self.interrupt_application(vcpu, g, &k);
             }
         }
         self.exits += 1;
         if let Some(f) = fpu {
-            f.store(&self.vcpu.fd, xcr0)?;
+            f.store(&vcpu.fd, xcr0)?;
         }
         for (i, reg) in GREGS {
             g[i] = *reg(&mut back) as libc::greg_t;
@@ -977,49 +1060,48 @@ impl Active {
     /// The thread had to leave while the application ran (a signal): the application's
     /// registers go to the per-CPU page as a trap would leave them, and the host goes on in
     /// the sentry where its switch returns, with "interrupted".
-    fn interrupt_application(&mut self, g: &mut [libc::greg_t; 23], k: &kvm_regs) -> Result<()> {
-        let sregs = self
-            .vcpu
-            .fd
-            .get_sregs()
-            .map_err(Error::kvm("KVM_GET_SREGS"))?;
-        if sregs.cs.dpl != 3 {
+    fn interrupt_application(
+        &mut self,
+        vcpu: &mut Vcpu,
+        g: &mut [libc::greg_t; 23],
+        k: &kvm_regs,
+    ) -> Result<()> {
+        let sregs = vcpu.fd.get_sregs().map_err(Error::kvm("KVM_GET_SREGS"))?;
+        if sregs.cs.dpl != 3 || self.app_regs.is_null() {
             return Err(Error::GuestFailure(format!(
                 "left guest mode inside the switch to the application, at {:#x}",
                 k.rip
             )));
         }
+        // SAFETY: set by `switch` on this thread for the application now interrupted, which
+        // waits for it in `ringfence_guest_switch` (the host goes on there).
+        let r = unsafe { &mut *self.app_regs };
+        r.r15 = k.r15;
+        r.r14 = k.r14;
+        r.r13 = k.r13;
+        r.r12 = k.r12;
+        r.rbp = k.rbp;
+        r.rbx = k.rbx;
+        r.r11 = k.r11;
+        r.r10 = k.r10;
+        r.r9 = k.r9;
+        r.r8 = k.r8;
+        r.rax = k.rax;
+        r.rcx = k.rcx;
+        r.rdx = k.rdx;
+        r.rsi = k.rsi;
+        r.rdi = k.rdi;
+        r.rip = k.rip;
+        r.eflags = k.rflags;
+        r.rsp = k.rsp;
+        r.fs_base = sregs.fs.base;
+        r.gs_base = sregs.gs.base;
         let entry = &self.machine.entry;
-        let cpu = self.vcpu.index;
-        let save = |offset: u64, value: u64| entry.set_guest_word(cpu, guest::SAVE + offset, value);
-        for (offset, value) in [
-            (regs::R15, k.r15),
-            (regs::R14, k.r14),
-            (regs::R13, k.r13),
-            (regs::R12, k.r12),
-            (regs::RBP, k.rbp),
-            (regs::RBX, k.rbx),
-            (regs::R11, k.r11),
-            (regs::R10, k.r10),
-            (regs::R9, k.r9),
-            (regs::R8, k.r8),
-            (regs::RAX, k.rax),
-            (regs::RCX, k.rcx),
-            (regs::RDX, k.rdx),
-            (regs::RSI, k.rsi),
-            (regs::RDI, k.rdi),
-            (regs::RIP, k.rip),
-            (regs::EFLAGS, k.rflags),
-            (regs::RSP, k.rsp),
-            (regs::FS_BASE, sregs.fs.base),
-            (regs::GS_BASE, sregs.gs.base),
-        ] {
-            save(offset, value)?;
-        }
+        let cpu = vcpu.index;
         if !self.app_fpu.is_null() {
             // SAFETY: set by `switch` on this thread for the application now interrupted.
             let fpu = unsafe { &mut *self.app_fpu };
-            fpu.take_from(&self.vcpu.fd, self.machine.features.xcr0 != 0)?;
+            fpu.take_from(&vcpu.fd, self.machine.features.xcr0 != 0)?;
         }
         entry.set_guest_word(cpu, guest::IN_USER, 0)?;
         g[libc::REG_RSP as usize] = entry.guest_word(cpu, guest::SENTRY_RSP)? as libc::greg_t;

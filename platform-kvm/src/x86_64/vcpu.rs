@@ -83,6 +83,9 @@ pub(crate) struct Vcpu {
     pub tlb: Vec<(u64, u64)>,
     /// CR3 value (with PCID) last loaded.
     pub cr3: u64,
+    /// Set up for guest mode (and for which thread), not for the contexts' exit-per-trap
+    /// runs.
+    pub guest: Option<super::guest_mode::GuestConfig>,
     /// Registers travel through the shared `kvm_run` page instead of two ioctls per trap.
     sync_regs: bool,
 }
@@ -187,6 +190,7 @@ impl Vcpu {
             sregs,
             tlb: Vec::new(),
             cr3: kernel_cr3,
+            guest: None,
             sync_regs: false,
         })
     }
