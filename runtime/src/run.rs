@@ -97,7 +97,7 @@ pub fn run_options(
         }
     };
     let outcome = match choice {
-        PlatformChoice::Kvm => run_kvm(opts, platform.is_none(), on_start)?,
+        PlatformChoice::Kvm => run_kvm(opts, platform.is_none(), kvm_mode()?, on_start)?,
         PlatformChoice::Ptrace => run_ptrace(opts, on_start)?,
     };
     if stats {
@@ -145,6 +145,7 @@ pub fn forward_signals(signaller: Signaller) {
 fn run_kvm(
     opts: &Options,
     fallback: bool,
+    mode: KvmMode,
     on_start: OnStart,
 ) -> std::result::Result<Outcome, SandboxError> {
     let config = platform_kvm::MachineConfig {
@@ -159,16 +160,15 @@ fn run_kvm(
         }
         Err(e) => return Err(SandboxError::Platform(e)),
     };
-    // Guest mode (the sentry at guest ring 0, no VM exit per application trap) is opt-in
-    // while it matures.
-    if std::env::var_os(GUEST_MODE_ENV).is_some_and(|v| v == "1") {
+    // Guest mode (the sentry at guest ring 0, no VM exit per application trap) wherever the
+    // backend can run it; the software backend emulates ring 0 and stays in exit-per-trap.
+    if mode == KvmMode::Guest {
         match kvm.enable_guest_mode() {
             Ok(true) => tracing::info!("KVM guest mode on"),
-            Ok(false) => eprintln!(
-                "ringfence: {GUEST_MODE_ENV}: this host's KVM backend cannot run the sentry at \
-                 ring 0; staying in exit-per-trap mode"
+            Ok(false) => tracing::info!(
+                "KVM guest mode needs the hardware backend: exit-per-trap mode on this host"
             ),
-            Err(e) => eprintln!("ringfence: {GUEST_MODE_ENV}: {e}; staying in exit-per-trap mode"),
+            Err(e) => eprintln!("ringfence: KVM guest mode: {e}; using exit-per-trap mode"),
         }
     }
     tracing::info!(
@@ -178,9 +178,30 @@ fn run_kvm(
     sentry::sandbox::run(kvm, opts, on_start)
 }
 
-/// Set to 1 to run the KVM platform in guest mode (hardware backend).
+/// How the KVM platform runs applications: `guest` (the default; hardware backend only) or
+/// `exit-per-trap` (for comparison).
+const KVM_MODE_ENV: &str = "RINGFENCE_KVM_MODE";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-const GUEST_MODE_ENV: &str = "RINGFENCE_KVM_GUEST_MODE";
+enum KvmMode {
+    /// The sentry runs at guest ring 0 and application traps come back without VM exits.
+    Guest,
+    /// Every application trap is a VM exit to the sentry on the host.
+    ExitPerTrap,
+}
+
+fn kvm_mode() -> Result<KvmMode> {
+    match std::env::var(KVM_MODE_ENV).as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("" | "guest") => Ok(KvmMode::Guest),
+        Ok("exit-per-trap") => Ok(KvmMode::ExitPerTrap),
+        Ok(other) => Err(format!(
+            "{KVM_MODE_ENV} must be 'guest' or 'exit-per-trap', not '{other}'"
+        )
+        .into()),
+        Err(e) => Err(format!("{KVM_MODE_ENV}: {e}").into()),
+    }
+}
 
 /// Size of the memory file: sparse, so only what the program touches costs memory.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -203,6 +224,7 @@ fn run_ptrace(_opts: &Options, _on_start: OnStart) -> std::result::Result<Outcom
 fn run_kvm(
     _opts: &Options,
     _fallback: bool,
+    _mode: KvmMode,
     _on_start: OnStart,
 ) -> std::result::Result<Outcome, SandboxError> {
     Err(SandboxError::Platform(
