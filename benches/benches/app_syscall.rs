@@ -3,7 +3,8 @@
 //!
 //! Reports native `getpid`, the ring-3 syscall → `Trap::Syscall` → resume round trip, an
 //! exception round trip (`ud2`) and a page-fault round trip, each with VM exits per
-//! operation. Medians of several repetitions; the table also goes to
+//! operation, in exit-per-trap mode (a `Context` switched from the host) and, on the
+//! hardware backend, in guest mode (switched by the sentry thread at guest ring 0). Medians of several repetitions; the table also goes to
 //! `target/ringfence-bench/app_syscall.{md,csv}`.
 
 #[cfg(target_arch = "x86_64")]
@@ -22,7 +23,9 @@ mod bench {
     use std::time::Instant;
 
     use abi::x86_64::UserRegs;
-    use platform_kvm::{AddressSpace, Context, Machine, MachineConfig, Perms, Trap};
+    use platform_kvm::{
+        AddressSpace, Backend, Context, GuestFpu, GuestMode, Machine, MachineConfig, Perms, Trap,
+    };
     use ringfence_tests::snippets;
 
     const CODE: u64 = 0x40_0000;
@@ -88,6 +91,46 @@ mod bench {
         (ns, exits)
     }
 
+    /// [`round_trips`] from guest mode: the switches run at guest ring 0.
+    fn guest_round_trips(
+        machine: &std::sync::Arc<Machine>,
+        guest: &GuestMode,
+        code: &[u8],
+        iters: u64,
+        prepare: impl Fn(&mut UserRegs, u64),
+        expect: impl Fn(&Trap, &UserRegs) -> bool,
+    ) -> (f64, f64) {
+        let space = setup(machine, code);
+        let mut regs = UserRegs {
+            rip: CODE,
+            eflags: 0x202,
+            r13: u64::MAX,
+            ..UserRegs::default()
+        };
+        let mut fpu = GuestFpu::new();
+        let (measured, _) = guest
+            .run(|| -> Result<(f64, f64), platform_kvm::Error> {
+                prepare(&mut regs, 0);
+                guest.switch(&mut regs, &mut fpu, &space)?;
+                let before = machine.exit_stats();
+                let start = Instant::now();
+                for i in 0..iters {
+                    prepare(&mut regs, i);
+                    let trap = guest.switch(&mut regs, &mut fpu, &space)?;
+                    if !expect(&trap, &regs) {
+                        return Err(platform_kvm::Error::GuestFailure(format!(
+                            "unexpected {trap:?}"
+                        )));
+                    }
+                }
+                let ns = start.elapsed().as_nanos() as f64 / iters as f64;
+                let exits = machine.exit_stats().since(&before).total() as f64 / iters as f64;
+                Ok((ns, exits))
+            })
+            .expect("guest mode");
+        measured.expect("guest-mode switches")
+    }
+
     pub fn main() {
         let quick = std::env::args().any(|a| a == "--quick")
             || std::env::var_os("RF_BENCH_QUICK").is_some();
@@ -109,7 +152,36 @@ mod bench {
         let mut exception = (Vec::new(), Vec::new());
         let mut fault = (Vec::new(), Vec::new());
         let mut mmio = (Vec::new(), Vec::new());
+        let guest = (machine.backend() == Backend::Hardware)
+            .then(|| GuestMode::new(&machine).expect("guest mode"));
+        let mut guest_syscall = (Vec::new(), Vec::new());
+        let mut guest_fault = (Vec::new(), Vec::new());
         for _ in 0..REPS {
+            if let Some(guest) = &guest {
+                let (ns, ex) = guest_round_trips(
+                    &machine,
+                    guest,
+                    snippets::syscalls(),
+                    iters,
+                    |r, i| r.rax = i ^ 0x5555,
+                    |t, _| *t == Trap::Syscall,
+                );
+                guest_syscall.0.push(ns);
+                guest_syscall.1.push(ex);
+                let (ns, ex) = guest_round_trips(
+                    &machine,
+                    guest,
+                    snippets::touch(),
+                    iters,
+                    |r, _| {
+                        r.rip = CODE;
+                        r.rdi = 0x7000_0000;
+                    },
+                    |t, _| matches!(t, Trap::Fault { .. }),
+                );
+                guest_fault.0.push(ns);
+                guest_fault.1.push(ex);
+            }
             getpid.push(native_getpid(iters * 20));
             let (ns, ex) = round_trips(
                 &machine,
@@ -158,33 +230,51 @@ mod bench {
             mmio.1.push(ex);
         }
         let native = median(getpid);
-        let rows = [
+        let mut rows = vec![
             Row {
                 name: "native getpid",
                 ns: native,
                 exits_per_op: None,
             },
             Row {
-                name: "ring-3 syscall round trip",
+                name: "exit-per-trap: ring-3 syscall round trip",
                 ns: median(syscall.0),
                 exits_per_op: Some(median(syscall.1)),
             },
             Row {
-                name: "ring-3 exception (ud2) round trip",
+                name: "exit-per-trap: ring-3 exception (ud2) round trip",
                 ns: median(exception.0),
                 exits_per_op: Some(median(exception.1)),
             },
             Row {
-                name: "ring-3 page fault round trip",
+                name: "exit-per-trap: ring-3 page fault round trip",
                 ns: median(fault.0),
                 exits_per_op: Some(median(fault.1)),
             },
             Row {
-                name: "ring-3 store to the exit page (MMIO) round trip",
+                name: "exit-per-trap: ring-3 store to the exit page (MMIO) round trip",
                 ns: median(mmio.0),
                 exits_per_op: Some(median(mmio.1)),
             },
         ];
+        if guest.is_some() {
+            rows.insert(
+                1,
+                Row {
+                    name: "guest mode: ring-3 syscall round trip",
+                    ns: median(guest_syscall.0),
+                    exits_per_op: Some(median(guest_syscall.1)),
+                },
+            );
+            rows.insert(
+                2,
+                Row {
+                    name: "guest mode: ring-3 page fault round trip",
+                    ns: median(guest_fault.0),
+                    exits_per_op: Some(median(guest_fault.1)),
+                },
+            );
+        }
         let title = format!(
             "app_syscall — KVM {} backend, {} (median of {REPS} runs of {iters})",
             machine.backend(),

@@ -497,3 +497,83 @@ fn more_threads_than_vcpus_all_progress_while_some_wait() {
         );
     }
 }
+
+#[test]
+fn the_sentry_reads_the_clock_allocates_and_writes_a_pipe_in_guest_mode() {
+    use std::time::{Instant, SystemTime};
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    const BIG: usize = 64 << 20;
+    for round in 0..2 {
+        let (mono0, real0) = (Instant::now(), SystemTime::now());
+        let ((ring_before, ring_after, mono, real, sum, written, mono2), _) = guest
+            .run(|| {
+                let ring_before = current_ring();
+                // Through the vDSO: at ring 0 where the vCPU reads the host's TSC and the
+                // host's clock source is the TSC, else through a host call.
+                let (mono, real) = (Instant::now(), SystemTime::now());
+                let ring_after = current_ring();
+                let mut big = vec![0u8; BIG];
+                for i in (0..BIG).step_by(4096) {
+                    big[i] = (i >> 12) as u8;
+                }
+                let sum: u64 = big.iter().map(|&b| u64::from(b)).sum();
+                // SAFETY: writes 5 bytes of a static string to the pipe's write end.
+                let written = unsafe { libc::write(fds[1], c"guest".as_ptr().cast(), 5) };
+                (
+                    ring_before,
+                    ring_after,
+                    mono,
+                    real,
+                    sum,
+                    written,
+                    Instant::now(),
+                )
+            })
+            .expect("run in guest mode");
+        let (mono1, real1) = (Instant::now(), SystemTime::now());
+        println!(
+            "round {round}: clock read at ring {ring_before}, ring {ring_after} after it \
+             (host clock source: {})",
+            std::fs::read_to_string(
+                "/sys/devices/system/clocksource/clocksource0/current_clocksource"
+            )
+            .unwrap_or_default()
+            .trim()
+        );
+        assert_eq!(ring_before, 0, "round {round}: entered guest ring 0");
+        assert!(
+            mono0 <= mono && mono <= mono2 && mono2 <= mono1,
+            "monotonic time from guest mode within the host's"
+        );
+        assert!(
+            real0 <= real && real <= real1,
+            "real time within the host's"
+        );
+        let expected: u64 = (0..BIG)
+            .step_by(4096)
+            .map(|i| ((i >> 12) as u8) as u64)
+            .sum();
+        assert_eq!(
+            sum, expected,
+            "the 64 MiB allocation holds what was written"
+        );
+        assert_eq!(written, 5);
+        let mut buf = [0u8; 5];
+        // SAFETY: reads at most 5 bytes into `buf`.
+        let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), 5) };
+        assert_eq!(
+            (n, &buf),
+            (5, b"guest"),
+            "the pipe carries what guest mode wrote"
+        );
+    }
+    // SAFETY: closes the two descriptors this test opened.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+}

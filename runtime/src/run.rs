@@ -195,10 +195,9 @@ fn kvm_mode() -> Result<KvmMode> {
     match std::env::var(KVM_MODE_ENV).as_deref() {
         Err(std::env::VarError::NotPresent) | Ok("" | "guest") => Ok(KvmMode::Guest),
         Ok("exit-per-trap") => Ok(KvmMode::ExitPerTrap),
-        Ok(other) => Err(format!(
-            "{KVM_MODE_ENV} must be 'guest' or 'exit-per-trap', not '{other}'"
-        )
-        .into()),
+        Ok(other) => {
+            Err(format!("{KVM_MODE_ENV} must be 'guest' or 'exit-per-trap', not '{other}'").into())
+        }
         Err(e) => Err(format!("{KVM_MODE_ENV}: {e}").into()),
     }
 }

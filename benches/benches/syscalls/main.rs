@@ -1,5 +1,6 @@
 //! `cargo bench --bench syscalls`: what common system calls cost natively, under
-//! `ringfence do --platform kvm` and under `--platform ptrace`.
+//! `ringfence do --platform kvm` and under `--platform ptrace` (and, where KVM has the
+//! hardware backend, under kvm's exit-per-trap mode as well as its default guest mode).
 //!
 //! Every mode of `tests/fixtures/bench.c` (compiled here with `gcc -static`) runs on every
 //! platform, interleaved — mode-major, platform-minor, repeated — so drift of the host hits
@@ -100,9 +101,11 @@ impl Config {
     }
 }
 
-/// Native, or `ringfence do --platform <name>`.
+/// Native, or `ringfence do --platform <arg>` (with `RINGFENCE_KVM_MODE=<kvm_mode>`).
 struct Platform {
     name: &'static str,
+    arg: &'static str,
+    kvm_mode: Option<&'static str>,
     sandboxed: bool,
     /// Why the platform is not measured, if it is not.
     skipped: Option<String>,
@@ -147,8 +150,11 @@ impl Runner {
                 .as_ref()
                 .ok_or_else(|| "no ringfence binary".to_string())?;
             let mut c = Command::new(ringfence);
-            c.args(["do", "--platform", platform.name, "--stats", "--"])
+            c.args(["do", "--platform", platform.arg, "--stats", "--"])
                 .arg(&self.bench);
+            if let Some(mode) = platform.kvm_mode {
+                c.env("RINGFENCE_KVM_MODE", mode);
+            }
             c
         } else {
             Command::new(&self.bench)
@@ -232,22 +238,38 @@ fn main() {
     write_report(&cfg, &platforms, &samples, &machine, &out_dir);
 }
 
-/// Native always; each sandbox platform if a run of mode `true` succeeds on it.
+/// Native always; each sandbox platform if a run of mode `true` succeeds on it. Where KVM has
+/// the hardware backend, its default (guest) mode and its exit-per-trap mode both run.
 fn probe_platforms(runner: &Runner) -> Vec<Platform> {
+    let hardware = runner.ringfence.as_ref().is_some_and(|r| {
+        Command::new(r)
+            .arg("platform")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("hardware backend"))
+    });
+    let mut candidates = vec![("kvm", "kvm", None)];
+    if hardware {
+        candidates.push(("kvm exit-per-trap", "kvm", Some("exit-per-trap")));
+    }
+    candidates.push(("ptrace", "ptrace", None));
     let mut platforms = vec![Platform {
         name: "native",
+        arg: "",
+        kvm_mode: None,
         sandboxed: false,
         skipped: None,
     }];
-    for name in ["kvm", "ptrace"] {
+    for (name, arg, kvm_mode) in candidates {
         let mut p = Platform {
             name,
+            arg,
+            kvm_mode,
             sandboxed: true,
             skipped: None,
         };
         p.skipped = if runner.ringfence.is_none() {
             Some("no ringfence binary".into())
-        } else if name == "kvm" && !Path::new("/dev/kvm").exists() {
+        } else if arg == "kvm" && !Path::new("/dev/kvm").exists() {
             Some("/dev/kvm does not exist on this host".into())
         } else {
             runner.run(&p, TRUE, None).err().map(|f| f.why)

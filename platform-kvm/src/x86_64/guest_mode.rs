@@ -28,7 +28,7 @@
 
 use std::cell::Cell;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
 use abi::x86_64::UserRegs;
@@ -38,7 +38,7 @@ use ring0::Trap;
 use ring0::pagetables::x86_64::X86_64;
 use ring0::pagetables::{PageTables, Perms};
 use ring0::x86_64::cpu::{MSR_KERNEL_GS_BASE, MSR_LSTAR};
-use ring0::x86_64::exception::{self, GENERAL_PROTECTION};
+use ring0::x86_64::exception::{self, GENERAL_PROTECTION, PAGE_FAULT};
 use ring0::x86_64::guest_entry::{self, regs};
 use ring0::x86_64::layout::{
     CODE_VA, GUEST_CODE_VA, GUEST_IDT_VA, GUEST_SYSCALL_OFFSET, SYSCALL_STUB_OFFSET, TRAMPOLINE_VA,
@@ -276,6 +276,8 @@ unsafe extern "C" {
 /// Host memory larger than this is left out of the table for now (the memory file): guest
 /// accesses to it leave guest mode.
 const MAX_RANGE: u64 = 1 << 30;
+/// How much of the memory file a sentry fault on it maps into the table.
+const FILE_CHUNK: u64 = 2 << 20;
 /// The highest address 4-level paging reaches.
 const LOWER_HALF_END: u64 = 1 << 47;
 /// Size of the alternate stack the entry handler runs on.
@@ -297,11 +299,15 @@ pub struct GuestMode {
     root: u64,
     /// Host ranges already in the table.
     mapped: Mutex<Vec<(u64, u64)>>,
+    /// Which `FILE_CHUNK`s of the memory file are in the table.
+    file_chunks: Box<[AtomicBool]>,
 }
 
 /// What the entry handler needs, for the thread in [`GuestMode::run`].
 struct Active {
     machine: Arc<Machine>,
+    /// The guest mode this thread runs in (its `run` owns this `Active`).
+    guest: *const GuestMode,
     /// Keeps the pool's FPU bookkeeping for this thread apart from the contexts'.
     fpu_slot: Arc<FpuSlot>,
     /// What a vCPU needs to run this thread's sentry code: the table and the thread's FS
@@ -362,6 +368,9 @@ impl GuestMode {
             tables: Mutex::new(Some(tables)),
             root,
             mapped: Mutex::new(Vec::new()),
+            file_chunks: (0..machine.memory().region().size().div_ceil(FILE_CHUNK))
+                .map(|_| AtomicBool::new(false))
+                .collect(),
         });
         mode.refresh()?;
         Ok(mode)
@@ -376,7 +385,10 @@ impl GuestMode {
         let tables = guard
             .as_mut()
             .ok_or_else(|| Error::GuestFailure("guest mode released".into()))?;
-        for range in maps.lines().filter_map(parse_maps_line) {
+        // The vDSO and its data pages only where the vCPUs read the host's TSC: then time
+        // read in guest mode is the host's, with no exit; else reading it leaves guest mode.
+        let vdso = self.machine.tsc_is_host;
+        for range in maps.lines().filter_map(|l| parse_maps_line(l, vdso)) {
             let (start, end, perms) = range;
             if end > LOWER_HALF_END || end - start > MAX_RANGE {
                 continue;
@@ -403,6 +415,52 @@ impl GuestMode {
         !ACTIVE.with(Cell::get).is_null()
     }
 
+    /// Maps the memory file (applications' memory, too large to map up front) into the
+    /// table around host address `addr`, 2 MiB at a time through the file's own slot: true
+    /// if it did. False if `addr` is not in the file, was mapped already (a genuine fault),
+    /// or the table is busy. Runs in the entry handler while the same thread may be
+    /// anywhere in the sentry at ring 0, so it neither allocates nor waits for a lock.
+    fn map_file_chunk(&self, addr: u64) -> Result<bool> {
+        let region = self.machine.memory().region();
+        let base = region.host_ptr() as u64;
+        let size = region.size();
+        if !(base..base + size).contains(&addr) {
+            return Ok(false);
+        }
+        let chunk = ((addr - base) / FILE_CHUNK) as usize;
+        if self.file_chunks[chunk].load(Ordering::Acquire) || self.covers_now(addr) != Some(false) {
+            return Ok(false);
+        }
+        let Ok(mut guard) = self.tables.try_lock() else {
+            return Ok(false);
+        };
+        let Some(tables) = guard.as_mut() else {
+            return Ok(false);
+        };
+        let Ok(mut pool) = self.machine.tables.try_lock() else {
+            return Ok(false);
+        };
+        let start = base + chunk as u64 * FILE_CHUNK;
+        let end = (start + FILE_CHUNK).min(base + size);
+        tables
+            .map(
+                &mut *pool,
+                start,
+                region.gpa() + (start - base),
+                end - start,
+                Perms::READ | Perms::WRITE,
+            )
+            .map_err(|e| Error::PageTables(e.to_string()))?;
+        self.file_chunks[chunk].store(true, Ordering::Release);
+        Ok(true)
+    }
+
+    /// [`GuestMode::covers`] without waiting: `None` if the list is busy.
+    fn covers_now(&self, addr: u64) -> Option<bool> {
+        let mapped = self.mapped.try_lock().ok()?;
+        Some(mapped.iter().any(|&(s, e)| (s..e).contains(&addr)))
+    }
+
     /// Whether host address `addr` is in the table.
     fn covers(&self, addr: u64) -> bool {
         self.mapped
@@ -424,6 +482,7 @@ impl GuestMode {
         }
         let mut active = Active {
             machine: self.machine.clone(),
+            guest: self,
             fpu_slot: Arc::new(FpuSlot::default()),
             config: GuestConfig {
                 root: self.root,
@@ -764,7 +823,7 @@ fn uncovered(start: u64, end: u64, mapped: &[(u64, u64)]) -> Vec<(u64, u64)> {
 
 /// `start-end perms offset dev inode [name]` → the range and its permissions, for the
 /// readable ranges guest mode maps (not the kernel's vsyscall, vvar and vdso pages).
-fn parse_maps_line(line: &str) -> Option<(u64, u64, Perms)> {
+fn parse_maps_line(line: &str, vdso: bool) -> Option<(u64, u64, Perms)> {
     let mut fields = line.split_whitespace();
     let (start, end) = fields.next()?.split_once('-')?;
     let (start, end) = (
@@ -773,7 +832,8 @@ fn parse_maps_line(line: &str) -> Option<(u64, u64, Perms)> {
     );
     let p = fields.next()?.as_bytes();
     let name = fields.nth(3).unwrap_or("");
-    if p.first() != Some(&b'r') || name.starts_with("[v") || end <= start {
+    let special = name == "[vsyscall]" || (!vdso && matches!(name, "[vdso]" | "[vvar]"));
+    if p.first() != Some(&b'r') || special || end <= start {
         return None;
     }
     let mut perms = Perms::READ;
@@ -970,89 +1030,109 @@ impl Active {
         let _in_guest = machine.enter();
         // `None`: halted in a stub; `Some(reason)`: stopped where the host goes on.
         self.ran = true;
-        let mut deferred = false;
-        let exit = loop {
-            let exit = match vcpu.fd.run() {
-                Ok(VcpuExit::Hlt) => Ok(None),
-                // Deferred below: the application has just been entered.
-                Ok(VcpuExit::IrqWindowOpen) => Ok(Some(ExitReason::Interrupted)),
-                Ok(VcpuExit::Intr) => Ok(Some(ExitReason::Interrupted)),
-                Err(e) if e.errno() == libc::EINTR => {
-                    // The kick (if it was one) has done its work.
-                    KICKED.with(|k| k.set(false));
-                    Ok(Some(ExitReason::Interrupted))
+        'guest: loop {
+            let mut deferred = false;
+            let exit = loop {
+                let exit = match vcpu.fd.run() {
+                    Ok(VcpuExit::Hlt) => Ok(None),
+                    // Deferred below: the application has just been entered.
+                    Ok(VcpuExit::IrqWindowOpen) => Ok(Some(ExitReason::Interrupted)),
+                    Ok(VcpuExit::Intr) => Ok(Some(ExitReason::Interrupted)),
+                    Err(e) if e.errno() == libc::EINTR => {
+                        // The kick (if it was one) has done its work.
+                        KICKED.with(|k| k.set(false));
+                        Ok(Some(ExitReason::Interrupted))
+                    }
+                    // The software backend emulates ring 0 and cannot emulate every instruction
+                    // (SSE moves, for one): the host runs it instead, at the same RIP.
+                    Ok(VcpuExit::InternalError) if self.machine.backend() == Backend::Software => {
+                        Ok(Some(ExitReason::Other))
+                    }
+                    Ok(other) => Err(Error::GuestFailure(format!(
+                        "unexpected exit in guest mode: {other:?}"
+                    ))),
+                    Err(e) => Err(Error::kvm("KVM_RUN")(e)),
+                };
+                if matches!(exit, Ok(Some(ExitReason::Interrupted))) && !deferred {
+                    let rip = vcpu.regs()?.rip;
+                    if in_switch_code(rip) {
+                        // A signal inside the switch's few privileged instructions, which the host
+                        // cannot run: go on with signals held until the guest reaches a point
+                        // the host can take over — its next host call, or the application with
+                        // interrupts on (an interrupt-window exit).
+                        defer_signals(vcpu, true)?;
+                        deferred = true;
+                        continue;
+                    }
                 }
-                // The software backend emulates ring 0 and cannot emulate every instruction
-                // (SSE moves, for one): the host runs it instead, at the same RIP.
-                Ok(VcpuExit::InternalError) if self.machine.backend() == Backend::Software => {
-                    Ok(Some(ExitReason::Other))
-                }
-                Ok(other) => Err(Error::GuestFailure(format!(
-                    "unexpected exit in guest mode: {other:?}"
-                ))),
-                Err(e) => Err(Error::kvm("KVM_RUN")(e)),
+                break exit;
             };
-            if matches!(exit, Ok(Some(ExitReason::Interrupted))) && !deferred {
-                let rip = vcpu.regs()?.rip;
-                if in_switch_code(rip) {
-                    // A signal inside the switch's few privileged instructions, which the host
-                    // cannot run: go on with signals held until the guest reaches a point
-                    // the host can take over — its next host call, or the application with
-                    // interrupts on (an interrupt-window exit).
-                    defer_signals(vcpu, true)?;
-                    deferred = true;
-                    continue;
+            if deferred {
+                defer_signals(vcpu, false)?;
+            }
+            let stopped = exit?;
+            let k = vcpu.regs()?;
+            let mut back = k;
+            if stopped.is_none() {
+                self.machine.exits.count(ExitReason::Hlt);
+                let at = k.rip.wrapping_sub(1);
+                let code = |offset: u64| GUEST_CODE_VA + offset;
+                if at == ringfence_guest_leave as *const () as u64 {
+                    back.rip = k.rip;
+                } else if at == code(guest_entry::kernel_syscall_offset()) {
+                    // A host call: run the `syscall` again on the host.
+                    back.rip = k.rcx - 2;
+                    back.rflags = k.r11;
+                } else if at == code(guest_entry::kernel_fault_offset()) {
+                    let [vector, _code, rip, _cs, rflags, rsp, _ss] =
+                        self.machine.entry.read_stack::<7>(vcpu.index, k.rsp)?;
+                    back.rip = rip;
+                    back.rflags = rflags;
+                    back.rsp = rsp;
+                    if vector == u64::from(PAGE_FAULT) && self.map_on_fault(vcpu)? {
+                        // Host memory the table lacked is in it now: go on in guest mode at the
+                        // faulting instruction, as `iretq` would.
+                        vcpu.set_regs(&back)?;
+                        continue 'guest;
+                    }
+                    // Any other fault of the sentry: the host retries the instruction.
+                } else {
+                    return Err(Error::GuestFailure(format!(
+                        "guest mode halted at {:#x}",
+                        k.rip
+                    )));
+                }
+            } else if let Some(reason) = stopped {
+                self.machine.exits.count(reason);
+                let entry = &self.machine.entry;
+                let cpu = vcpu.index;
+                if entry.guest_word(cpu, guest::IN_USER)? != 0 {
+                    return self.interrupt_application(vcpu, g, &k);
                 }
             }
-            break exit;
-        };
-        if deferred {
-            defer_signals(vcpu, false)?;
-        }
-        let stopped = exit?;
-        let k = vcpu.regs()?;
-        let mut back = k;
-        if stopped.is_none() {
-            self.machine.exits.count(ExitReason::Hlt);
-            let at = k.rip.wrapping_sub(1);
-            let code = |offset: u64| GUEST_CODE_VA + offset;
-            if at == ringfence_guest_leave as *const () as u64 {
-                back.rip = k.rip;
-            } else if at == code(guest_entry::kernel_syscall_offset()) {
-                // A host call: run the `syscall` again on the host.
-                back.rip = k.rcx - 2;
-                back.rflags = k.r11;
-            } else if at == code(guest_entry::kernel_fault_offset()) {
-                // A fault of the sentry: the host retries the instruction.
-                let [_vector, _code, rip, _cs, rflags, rsp, _ss] =
-                    self.machine.entry.read_stack::<7>(vcpu.index, k.rsp)?;
-                back.rip = rip;
-                back.rflags = rflags;
-                back.rsp = rsp;
-            } else {
-                return Err(Error::GuestFailure(format!(
-                    "guest mode halted at {:#x}",
-                    k.rip
-                )));
+            self.exits += 1;
+            if let Some(f) = fpu {
+                f.store(&vcpu.fd, xcr0)?;
             }
-        } else if let Some(reason) = stopped {
-            self.machine.exits.count(reason);
-            let entry = &self.machine.entry;
-            let cpu = vcpu.index;
-            if entry.guest_word(cpu, guest::IN_USER)? != 0 {
-                return self.interrupt_application(vcpu, g, &k);
+            for (i, reg) in GREGS {
+                g[i] = *reg(&mut back) as libc::greg_t;
             }
+            g[libc::REG_RIP as usize] = back.rip as libc::greg_t;
+            g[libc::REG_EFL as usize] = (back.rflags | RFLAGS_IF) as libc::greg_t;
+            return Ok(());
         }
-        self.exits += 1;
-        if let Some(f) = fpu {
-            f.store(&vcpu.fd, xcr0)?;
-        }
-        for (i, reg) in GREGS {
-            g[i] = *reg(&mut back) as libc::greg_t;
-        }
-        g[libc::REG_RIP as usize] = back.rip as libc::greg_t;
-        g[libc::REG_EFL as usize] = (back.rflags | RFLAGS_IF) as libc::greg_t;
-        Ok(())
+    }
+
+    /// After a page fault of the sentry at ring 0: maps the memory-file chunk it touched into
+    /// the table if it was missing (true), so the sentry goes on in guest mode.
+    fn map_on_fault(&self, vcpu: &Vcpu) -> Result<bool> {
+        let addr = vcpu
+            .fd
+            .get_sregs()
+            .map_err(Error::kvm("KVM_GET_SREGS"))?
+            .cr2;
+        // SAFETY: `guest` is the GuestMode whose `run` created this `Active` and outlives it.
+        unsafe { &*self.guest }.map_file_chunk(addr)
     }
 }
 
@@ -1118,16 +1198,25 @@ mod tests {
 
     #[test]
     fn maps_lines() {
-        let (s, e, p) =
-            parse_maps_line("55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0   [heap]").unwrap();
+        let (s, e, p) = parse_maps_line(
+            "55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0   [heap]",
+            false,
+        )
+        .unwrap();
         assert_eq!((s, e), (0x55d0_c0a0_0000, 0x55d0_c0a2_1000));
         assert_eq!(p, Perms::READ | Perms::WRITE);
-        let (_, _, p) =
-            parse_maps_line("7f00-8f00 r-xp 00000000 08:01 123 /usr/lib/libc.so.6").unwrap();
+        let (_, _, p) = parse_maps_line(
+            "7f00-8f00 r-xp 00000000 08:01 123 /usr/lib/libc.so.6",
+            false,
+        )
+        .unwrap();
         assert_eq!(p, Perms::READ | Perms::EXECUTE);
-        assert!(parse_maps_line("7fff-8fff r-xp 00000000 00:00 0 [vdso]").is_none());
-        assert!(parse_maps_line("7fff-8fff ---p 00000000 00:00 0").is_none());
-        assert!(parse_maps_line("garbage").is_none());
+        assert!(parse_maps_line("7fff-8fff r-xp 00000000 00:00 0 [vdso]", false).is_none());
+        let (_, _, p) = parse_maps_line("7fff-8fff r-xp 00000000 00:00 0 [vdso]", true).unwrap();
+        assert_eq!(p, Perms::READ | Perms::EXECUTE);
+        assert!(parse_maps_line("7ffe-7fff r--p 00000000 00:00 0 [vvar]", true).is_some());
+        assert!(parse_maps_line("7fff-8fff ---p 00000000 00:00 0", true).is_none());
+        assert!(parse_maps_line("garbage", true).is_none());
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub struct Machine {
     _kvm: Kvm,
     backend: Backend,
     pub(crate) features: Features,
+    /// Every vCPU reads the host's time-stamp counter: the host's vDSO gives the right time
+    /// in guest mode.
+    pub(crate) tsc_is_host: bool,
     pub(crate) exits: ExitCounters,
     pub(crate) memory: MemoryFile,
     pub(crate) tables: Mutex<TablePool>,
@@ -138,17 +141,19 @@ impl Machine {
         let features = Features::from_cpuid(&cpuid);
         let kernel_cr3 = kernel.root();
         let sync_regs = kvm.check_extension(Cap::SyncRegs);
+        let mut tsc_is_host = backend == Backend::Hardware;
         let vcpus = (0..vcpus)
             .map(|i| {
                 let mut vcpu = Vcpu::new(&vm, i, &cpuid, features, backend, kernel_cr3)?;
                 if sync_regs {
                     vcpu.use_sync_regs();
                 }
+                tsc_is_host = tsc_is_host && vcpu.zero_tsc_offset();
                 Ok(vcpu)
             })
             .collect::<Result<Vec<_>>>()?;
         let pool = VcpuPool::new(vcpus, features.xcr0 != 0)?;
-        tracing::debug!(%backend, ?features, vcpus = pool.len(), "KVM machine ready");
+        tracing::debug!(%backend, ?features, tsc_is_host, vcpus = pool.len(), "KVM machine ready");
 
         Ok(Arc::new(Machine {
             pool,
@@ -156,6 +161,7 @@ impl Machine {
             _kvm: kvm,
             backend,
             features,
+            tsc_is_host,
             exits: ExitCounters::default(),
             memory,
             tables: Mutex::new(tables),

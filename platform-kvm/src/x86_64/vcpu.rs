@@ -1,6 +1,8 @@
 //! vCPUs: creation, the guest-kernel state they start in, and what the platform remembers
 //! about each one between runs.
 
+use std::os::fd::AsRawFd;
+
 use kvm_bindings::{CpuId, Msrs, kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, kvm_xcrs};
 use kvm_ioctls::{SyncReg, VcpuFd, VmFd};
 use ring0::x86_64::cpu::{
@@ -193,6 +195,33 @@ impl Vcpu {
             guest: None,
             sync_regs: false,
         })
+    }
+
+    /// Makes the vCPU's time-stamp counter read as the host's (an offset of zero), so the
+    /// host's vDSO computes the right time when the sentry calls it in guest mode. False
+    /// where KVM cannot (before Linux 5.16).
+    pub(crate) fn zero_tsc_offset(&self) -> bool {
+        /// `struct kvm_device_attr`.
+        #[repr(C)]
+        struct DeviceAttr {
+            flags: u32,
+            group: u32,
+            attr: u64,
+            addr: u64,
+        }
+        // _IOW(KVMIO, 0xe1, struct kvm_device_attr)
+        const KVM_SET_DEVICE_ATTR: libc::c_ulong = 0x4018_aee1;
+        let offset = 0u64;
+        let attr = DeviceAttr {
+            flags: 0,
+            group: kvm_bindings::KVM_VCPU_TSC_CTRL,
+            attr: u64::from(kvm_bindings::KVM_VCPU_TSC_OFFSET),
+            addr: &raw const offset as u64,
+        };
+        // SAFETY: the vCPU descriptor is open; `attr` is a valid kvm_device_attr whose
+        // `addr` names a u64 that outlives the call, which only reads it.
+        let r = unsafe { libc::ioctl(self.fd.as_raw_fd(), KVM_SET_DEVICE_ATTR, &raw const attr) };
+        r == 0
     }
 
     /// Exchange general registers through `kvm_run` from now on (KVM_CAP_SYNC_REGS).
