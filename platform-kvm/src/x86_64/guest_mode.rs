@@ -37,7 +37,7 @@ use kvm_ioctls::VcpuExit;
 use ring0::Trap;
 use ring0::pagetables::x86_64::X86_64;
 use ring0::pagetables::{PageTables, Perms};
-use ring0::x86_64::cpu::{MSR_KERNEL_GS_BASE, MSR_LSTAR};
+use ring0::x86_64::cpu::{CR3_NOFLUSH, MSR_KERNEL_GS_BASE, MSR_LSTAR};
 use ring0::x86_64::exception::{self, GENERAL_PROTECTION, PAGE_FAULT};
 use ring0::x86_64::guest_entry::{self, regs};
 use ring0::x86_64::layout::{
@@ -45,7 +45,7 @@ use ring0::x86_64::layout::{
     USER_CS, USER_DS, USER_MAX, guest, per_cpu_va,
 };
 
-use super::address_space::AddressSpace;
+use super::address_space::{AddressSpace, Loadable};
 use super::fpu::FpuSlot;
 use super::guest_fpu::{FrameFpu, GuestFpu, SAVED_COMPONENTS};
 use super::machine::Machine;
@@ -128,6 +128,13 @@ core::arch::global_asm!(
     "lea rax, [rip + ringfence_guest_switch_return]",
     "mov gs:[{ret}], rax",
     "mov rax, cr3",
+    // With PCIDs the way back keeps the sentry's translations: the kernel table only ever
+    // gains entries.
+    "mov rdx, cr4",
+    "bt rdx, 17",
+    "jnc 9f",
+    "bts rax, 63",
+    "9:",
     "mov gs:[{sentry_cr3}], rax",
     "mov gs:[{user_cr3}], rsi",
     "mov ecx, 0xc0000100",
@@ -301,7 +308,13 @@ pub struct GuestMode {
     mapped: Mutex<Vec<(u64, u64)>>,
     /// Which `FILE_CHUNK`s of the memory file are in the table.
     file_chunks: Box<[AtomicBool]>,
+    /// Per vCPU, by PCID: the address space and generation whose translations its TLB may
+    /// hold from application runs in guest mode (as `Vcpu::tlb` for the contexts).
+    tlb: Box<[Mutex<TlbRecord>]>,
 }
+
+/// By PCID: (address space id, generation).
+type TlbRecord = Vec<(u64, u64)>;
 
 /// What the entry handler needs, for the thread in [`GuestMode::run`].
 struct Active {
@@ -313,6 +326,8 @@ struct Active {
     /// What a vCPU needs to run this thread's sentry code: the table and the thread's FS
     /// base (its TLS).
     config: GuestConfig,
+    /// The index of the vCPU the thread runs on, while it is in guest mode.
+    cpu: Option<usize>,
     /// The running application's registers and FPU area, for an exit while it runs.
     app_regs: *mut UserRegs,
     app_fpu: *mut GuestFpu,
@@ -371,6 +386,7 @@ impl GuestMode {
             file_chunks: (0..machine.memory().region().size().div_ceil(FILE_CHUNK))
                 .map(|_| AtomicBool::new(false))
                 .collect(),
+            tlb: (0..machine.vcpus()).map(|_| Mutex::default()).collect(),
         });
         mode.refresh()?;
         Ok(mode)
@@ -413,6 +429,30 @@ impl GuestMode {
     /// Whether the calling thread is inside [`GuestMode::run`] (so `switch` may be used).
     pub fn in_run() -> bool {
         !ACTIVE.with(Cell::get).is_null()
+    }
+
+    /// The CR3 value that loads `space` on vCPU `cpu`: with PCIDs, its own PCID, keeping
+    /// the translations that vCPU's TLB holds for it if they are current.
+    fn user_cr3(&self, cpu: usize, space: &Loadable) -> u64 {
+        if !self.machine.features.pcid || space.pcid == 0 {
+            return space.root;
+        }
+        let pcid = usize::from(space.pcid);
+        let mut tlb = self.tlb[cpu].lock().unwrap_or_else(|e| e.into_inner());
+        if tlb.len() <= pcid {
+            tlb.resize(pcid + 1, (0, 0));
+        }
+        let current = (space.id, space.generation);
+        let keep = tlb[pcid] == current;
+        tlb[pcid] = current;
+        space.root | u64::from(space.pcid) | if keep { CR3_NOFLUSH } else { 0 }
+    }
+
+    fn forget_tlb(&self, cpu: usize, space: &Loadable) {
+        let mut tlb = self.tlb[cpu].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = tlb.get_mut(usize::from(space.pcid)) {
+            *entry = (0, 0);
+        }
     }
 
     /// Maps the memory file (applications' memory, too large to map up front) into the
@@ -483,6 +523,7 @@ impl GuestMode {
         let mut active = Active {
             machine: self.machine.clone(),
             guest: self,
+            cpu: None,
             fpu_slot: Arc::new(FpuSlot::default()),
             config: GuestConfig {
                 root: self.root,
@@ -561,7 +602,7 @@ impl GuestMode {
                 code: 0,
             });
         }
-        let root = space.loadable()?.root;
+        let space = space.loadable()?;
         // Only the flags an application may set, with interrupts on (and the reserved bit).
         regs.eflags = (regs.eflags & USER_FLAGS) | RFLAGS_IF | RFLAGS_RESERVED;
         let resume = GUEST_CODE_VA + guest_entry::resume_offset();
@@ -593,6 +634,12 @@ impl GuestMode {
                     return Err(e);
                 }
             }
+            // SAFETY: `active` is this thread's `Active`; at ring 0 it names the vCPU the
+            // thread runs on.
+            let Some(cpu) = (unsafe { (*active).cpu }) else {
+                continue;
+            };
+            let user_cr3 = self.user_cr3(cpu, &space);
             // SAFETY: the switch checks it runs at guest ring 0 (else it does nothing and
             // says so); there it saves the sentry's state in the per-CPU page and its FPU
             // state in `sentry_fpu` (64-byte aligned, like `fpu`, whose state it loads), and
@@ -601,7 +648,7 @@ impl GuestMode {
             kind = unsafe {
                 ringfence_guest_switch(
                     regs,
-                    root,
+                    user_cr3,
                     resume,
                     fpu,
                     &raw mut sentry_fpu,
@@ -612,6 +659,8 @@ impl GuestMode {
             if kind != NOT_IN_GUEST {
                 break;
             }
+            // The CR3 load never happened: the record must not claim it did.
+            self.forget_tlb(cpu, &space);
         }
         // SAFETY: as above.
         unsafe { (*active).forget_application() };
@@ -698,6 +747,12 @@ impl Active {
             .set_sregs(&sregs)
             .map_err(Error::kvm("KVM_SET_SREGS"))?;
         if vcpu.guest.is_none_or(|c| c.root != self.config.root) {
+            // SAFETY: `guest` is the GuestMode whose `run` created this `Active`.
+            let guest = unsafe { &*self.guest };
+            guest.tlb[vcpu.index]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
             self.machine
                 .entry
                 .set_guest_word(vcpu.index, guest::IN_USER, 0)?;
@@ -994,8 +1049,10 @@ impl Active {
     /// holds where the host goes on.
     fn enter(&mut self, g: &mut [libc::greg_t; 23], fpu: Option<&mut FrameFpu<'_>>) -> Result<()> {
         let mut vcpu = self.take_vcpu()?;
+        self.cpu = Some(vcpu.index);
         let result = self.enter_on(&mut vcpu, g, fpu);
         // The thread is in host mode again (or never left it).
+        self.cpu = None;
         KICK_TARGET.with(|t| t.set(std::ptr::null_mut()));
         self.machine.pool.release(vcpu);
         result
