@@ -1,9 +1,9 @@
 //! Contexts: `switch` runs application code on a vCPU until it traps, and reports why.
 //!
-//! In this exit-per-trap mode the host drives the ring-0 stubs: it loads the application
-//! through the resume stub (or, at ring 3 already, by setting registers), runs `KVM_RUN`, and
-//! decodes the exit. Guest-mode execution of the sentry (no exit per trap) replaces this loop
-//! on the hardware backend later; the stubs and layout stay.
+//! In the exit-per-trap mode (`switch`) the host drives the ring-0 stubs: it loads the
+//! application through the resume stub (or, at ring 3 already, by setting registers), runs
+//! `KVM_RUN`, and decodes the exit. On the hardware backend the sentry normally runs in guest
+//! mode instead (`switch_in_guest`, see `guest_mode`), where traps come back with no exit.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once};

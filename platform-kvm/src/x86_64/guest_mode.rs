@@ -16,15 +16,19 @@
 //!
 //! Floating-point and vector registers travel with the thread both ways (`guest_fpu`).
 //!
-//! Applications: [`GuestMode::switch`], called inside `run`, loads the application's CR3, FS
-//! and GS bases through the guest-mode entry page (`ring0::x86_64::guest_entry`) and
-//! `iretq`s to it; its syscalls and exceptions come back to the sentry at ring 0 with no VM
-//! exit, and an exit while it runs (a signal) comes back as `Trap::Interrupted`.
+//! Applications: [`GuestMode::switch`], called inside `run`, loads the application's CR3
+//! (with its PCID where the vCPU has PCIDs), FS and GS bases and FPU state through the
+//! guest-mode entry page (`ring0::x86_64::guest_entry`) and `iretq`s to it; its syscalls and
+//! exceptions come back to the sentry at ring 0 with no VM exit, and an exit while it runs
+//! (a signal, a kick) comes back as `Trap::Interrupted`.
 //!
-//! Not yet (see issue #3): the sentry's tasks running in guest mode (`Context` does not use
-//! it yet), the memory file mapped into the table (accesses to it leave guest mode,
-//! transparently), and an asynchronous exit inside the few instructions of the switch
-//! itself (at ring 0 with `IN_USER` set), which is reported as an error.
+//! vCPUs: a thread holds one only while it is in guest mode; every exit to host mode gives it
+//! back to the pool, so threads blocked on the host hold none and more threads than vCPUs
+//! all make progress. A vCPU that last ran another thread is set up again (its FS base).
+//!
+//! The table maps this process's host memory as `/proc/self/maps` lists it (ranges up to
+//! 1 GiB, refreshed when a thread's stack is missing), the vDSO and its data where the vCPUs
+//! read the host's TSC, and the memory file 2 MiB at a time as the sentry faults on it.
 
 use std::cell::Cell;
 use std::os::fd::AsRawFd;
