@@ -484,7 +484,13 @@ fn more_threads_than_vcpus_all_progress_while_some_wait() {
                                 }
                                 all_arrived = *n == THREADS;
                             }
-                            let trap = guest.switch(&mut regs, &mut fpu, &space)?;
+                            // Taken off its vCPU for a waiter: switch again, as the sentry does.
+                            let trap = loop {
+                                match guest.switch(&mut regs, &mut fpu, &space)? {
+                                    Trap::Interrupted => continue,
+                                    trap => break trap,
+                                }
+                            };
                             if i < 2 * N && (trap != Trap::Syscall || regs.orig_rax != i) {
                                 wrong += 1;
                             }
@@ -702,4 +708,89 @@ fn isolation_and_exceptions_hold_for_applications_run_from_guest_mode() {
     }
     assert_eq!(on_stack, 0x5a5a);
     assert!(on_heap.iter().all(|&w| w == 0x6b6b));
+}
+
+#[test]
+fn spinning_applications_share_one_vcpu_in_both_modes() {
+    use platform_kvm::{AddressSpace, Context, GuestFpu, Perms, Trap};
+    use std::sync::mpsc;
+    use std::time::Duration;
+    // One vCPU, three applications that each count in and then spin until all three have:
+    // only taking the vCPU back from a spinning holder lets the others in.
+    let Some(machine) = machine_with(1) else {
+        return;
+    };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    let frames = Frames::new();
+    const THREADS: u64 = 3;
+    for in_guest_mode in [false, true] {
+        let counter = frames.alloc(1);
+        machine
+            .memory()
+            .write(counter, &0u64.to_le_bytes())
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        for t in 0..THREADS {
+            let space = AddressSpace::new(&machine).unwrap();
+            load_code(&machine, &frames, &space, snippets::barrier());
+            space
+                .map(DATA, PAGE, counter, Perms::READ | Perms::WRITE)
+                .unwrap();
+            let (machine, guest, tx) = (machine.clone(), guest.clone(), tx.clone());
+            std::thread::spawn(move || {
+                let mut regs = regs_at(CODE);
+                (regs.rdi, regs.rsi) = (DATA, THREADS);
+                let result = if in_guest_mode {
+                    let mut fpu = GuestFpu::new();
+                    guest
+                        .run(|| {
+                            loop {
+                                match guest.switch(&mut regs, &mut fpu, &space) {
+                                    Ok(Trap::Interrupted) => continue,
+                                    other => break other,
+                                }
+                            }
+                        })
+                        .map(|(r, _)| r)
+                        .and_then(|r| r)
+                } else {
+                    let mut ctx = Context::new(&machine);
+                    loop {
+                        match ctx.switch(&mut regs, &space) {
+                            Ok(Trap::Interrupted) => continue,
+                            other => break other,
+                        }
+                    }
+                };
+                let _ = tx.send((t, result, regs.orig_rax));
+            });
+        }
+        for _ in 0..THREADS {
+            let (t, result, nr) = rx
+                .recv_timeout(Duration::from_secs(120))
+                .expect("every application finishes: a spinning one must not keep the only vCPU");
+            let mode = if in_guest_mode {
+                "guest"
+            } else {
+                "exit-per-trap"
+            };
+            if in_guest_mode {
+                let Some(trap) = hardware_or_refused(&machine, result) else {
+                    continue;
+                };
+                assert_eq!(
+                    (trap, nr),
+                    (Trap::Syscall, snippets::DONE),
+                    "{mode} thread {t}"
+                );
+            } else {
+                let trap = result.expect("switch");
+                assert_eq!(
+                    (trap, nr),
+                    (Trap::Syscall, snippets::DONE),
+                    "{mode} thread {t}"
+                );
+            }
+        }
+    }
 }

@@ -78,6 +78,19 @@ core::arch::global_asm!(
     "ud2",
     ".globl app_avx_end",
     "app_avx_end:",
+    // barrier: count in at [rdi], spin until it reaches rsi, then finish.
+    ".globl app_barrier",
+    "app_barrier:",
+    "lock inc qword ptr [rdi]",
+    "2:",
+    "pause",
+    "cmp qword ptr [rdi], rsi",
+    "jb 2b",
+    "mov eax, 1000000",
+    "syscall",
+    "ud2",
+    ".globl app_barrier_end",
+    "app_barrier_end:",
     // spin forever (for interrupts).
     ".globl app_spin",
     "app_spin:",
@@ -148,6 +161,7 @@ snippets! {
     spin => app_spin, app_spin_end;
     fpu => app_fpu, app_fpu_end;
     avx => app_avx, app_avx_end;
+    barrier => app_barrier, app_barrier_end;
     div0 => app_div0, app_div0_end;
     ud2 => app_ud2, app_ud2_end;
     int3 => app_int3, app_int3_end;

@@ -419,11 +419,11 @@ impl Shared {
 }
 
 /// The signal that knocks a thread out of `KVM_RUN`.
-fn kick_signal() -> i32 {
+pub(crate) fn kick_signal() -> i32 {
     libc::SIGRTMIN() + 3
 }
 
-fn install_kick_handler() {
+pub(crate) fn install_kick_handler() {
     static ONCE: Once = Once::new();
     extern "C" fn on_kick(_: libc::c_int) {
         super::guest_mode::on_kick();

@@ -1,8 +1,18 @@
 //! The vCPU pool. All vCPUs are created up front (so the sentry can later be confined
 //! without access to /dev/kvm); a context borrows one for each switch, preferring the one it
 //! used last, whose FPU state and TLB are still its own.
+//!
+//! A thread may keep a vCPU for long (an application computing, or a guest-mode thread whose
+//! application traps without ever leaving guest mode). When every vCPU is taken, a waiter
+//! asks the longest holder for its vCPU back after a time slice: it knocks the holder out of
+//! `KVM_RUN` (its switch returns "interrupted", and the next one queues again), and a thread
+//! that gave its vCPU back that way lets the waiters go first.
 
+use std::cell::Cell;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use kvm_bindings::kvm_run;
 
 use super::fpu::{FpuSlot, FpuState};
 use super::vcpu::Vcpu;
@@ -12,11 +22,36 @@ struct Slot {
     vcpu: Option<Vcpu>,
     /// The context whose FPU state is loaded in this vCPU.
     fpu_owner: Option<Arc<FpuSlot>>,
+    /// While the vCPU is taken: who has it.
+    holder: Option<Holder>,
+}
+
+/// A thread holding a vCPU, and how to ask for it back.
+struct Holder {
+    thread: libc::pthread_t,
+    run: *mut kvm_run,
+    since: Instant,
+    asked: bool,
+}
+
+// SAFETY: `run` is the vCPU's kvm_run mapping, which lives as long as the machine; the pool
+// only writes `immediate_exit` through it, under the slots lock, which is how KVM documents
+// asynchronous kicks.
+unsafe impl Send for Holder {}
+
+/// How long a waiter lets the holders run before asking one for its vCPU.
+const SLICE: Duration = Duration::from_millis(10);
+
+thread_local! {
+    /// This thread gave its vCPU back because a waiter asked: it lets waiters go first.
+    static YIELD_NEXT: Cell<bool> = const { Cell::new(false) };
 }
 
 pub(crate) struct VcpuPool {
     slots: Mutex<Vec<Slot>>,
     freed: Condvar,
+    /// Threads waiting in `acquire`.
+    waiters: std::sync::atomic::AtomicUsize,
     xsave: bool,
     initial_fpu: FpuState,
 }
@@ -29,11 +64,14 @@ impl VcpuPool {
             .map(|v| Slot {
                 vcpu: Some(v),
                 fpu_owner: None,
+                holder: None,
             })
             .collect();
+        super::context::install_kick_handler();
         Ok(VcpuPool {
             slots: Mutex::new(slots),
             freed: Condvar::new(),
+            waiters: std::sync::atomic::AtomicUsize::new(0),
             xsave,
             initial_fpu,
         })
@@ -46,18 +84,42 @@ impl VcpuPool {
     /// Take a vCPU for the context owning `fpu`, waiting if all are busy, and make sure that
     /// context's FPU state is the one loaded in it.
     pub(crate) fn acquire(&self, fpu: &Arc<FpuSlot>) -> Result<Vcpu> {
+        use std::sync::atomic::Ordering::Relaxed;
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if YIELD_NEXT.with(|y| y.replace(false)) && self.waiters.load(Relaxed) > 0 {
+            slots = self
+                .freed
+                .wait_timeout(slots, SLICE)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
         loop {
             let mut state = fpu.inner.lock().unwrap_or_else(|e| e.into_inner());
             let resident = state.resident_on.filter(|&i| slots[i].vcpu.is_some());
             let chosen = resident.or_else(|| slots.iter().position(|s| s.vcpu.is_some()));
             let Some(i) = chosen else {
                 drop(state);
-                slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
+                self.waiters.fetch_add(1, Relaxed);
+                let (guard, waited) = self
+                    .freed
+                    .wait_timeout(slots, SLICE)
+                    .unwrap_or_else(|e| e.into_inner());
+                self.waiters.fetch_sub(1, Relaxed);
+                slots = guard;
+                if waited.timed_out() {
+                    ask_longest_holder(&mut slots);
+                }
                 continue;
             };
             let slot = &mut slots[i];
-            let vcpu = slot.vcpu.take().expect("chosen slot is free");
+            let mut vcpu = slot.vcpu.take().expect("chosen slot is free");
+            slot.holder = Some(Holder {
+                // SAFETY: pthread_self has no preconditions.
+                thread: unsafe { libc::pthread_self() },
+                run: std::ptr::from_mut(vcpu.fd.get_kvm_run()),
+                since: Instant::now(),
+                asked: false,
+            });
             if resident != Some(i) {
                 // Another context's registers are loaded here: save them to its slot.
                 if let Some(owner) = slot.fpu_owner.take() {
@@ -68,6 +130,7 @@ impl VcpuPool {
                         Ok(s) => other.saved = Some(s),
                         Err(e) => {
                             slot.vcpu = Some(vcpu);
+                            slot.holder = None;
                             return Err(e);
                         }
                     }
@@ -79,6 +142,7 @@ impl VcpuPool {
                     .load(&vcpu.fd);
                 if let Err(e) = load {
                     slot.vcpu = Some(vcpu);
+                    slot.holder = None;
                     return Err(e);
                 }
                 state.saved = None;
@@ -93,6 +157,9 @@ impl VcpuPool {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let i = vcpu.index;
         slots[i].vcpu = Some(vcpu);
+        if slots[i].holder.take().is_some_and(|h| h.asked) {
+            YIELD_NEXT.with(|y| y.set(true));
+        }
         drop(slots);
         self.freed.notify_one();
     }
@@ -106,4 +173,22 @@ impl VcpuPool {
             }
         }
     }
+}
+
+/// Asks the thread that has held its vCPU longest (and was not asked yet) to give it back.
+fn ask_longest_holder(slots: &mut [Slot]) {
+    let Some(h) = slots
+        .iter_mut()
+        .filter_map(|s| s.holder.as_mut())
+        .filter(|h| !h.asked && h.since.elapsed() >= SLICE)
+        .min_by_key(|h| h.since)
+    else {
+        return;
+    };
+    h.asked = true;
+    // SAFETY: `run` is the held vCPU's live kvm_run mapping (see `Holder`).
+    unsafe { std::ptr::write_volatile(&raw mut (*h.run).immediate_exit, 1) };
+    // SAFETY: the holder is alive while it holds the vCPU (it gives it back before it ends,
+    // under the lock held here); the kick signal's handler is installed (VcpuPool::new).
+    unsafe { libc::pthread_kill(h.thread, super::context::kick_signal()) };
 }
