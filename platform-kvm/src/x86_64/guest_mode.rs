@@ -332,6 +332,8 @@ struct Active {
     config: GuestConfig,
     /// The index of the vCPU the thread runs on, while it is in guest mode.
     cpu: Option<usize>,
+    /// The last exit to host mode was an interruption (a signal or a kick), not a host call.
+    interrupted: bool,
     /// The running application's registers and FPU area, for an exit while it runs.
     app_regs: *mut UserRegs,
     app_fpu: *mut GuestFpu,
@@ -528,6 +530,7 @@ impl GuestMode {
             machine: self.machine.clone(),
             guest: self,
             cpu: None,
+            interrupted: false,
             fpu_slot: Arc::new(FpuSlot::default()),
             config: GuestConfig {
                 root: self.root,
@@ -621,8 +624,12 @@ impl GuestMode {
         let mut trap = [0u64; 3];
         let mut kind = NOT_IN_GUEST;
         for attempt in 0..ENTER_ATTEMPTS {
-            if stop() {
-                // SAFETY: `active` is this thread's `Active`, alive during `run`.
+            // SAFETY: `active` is this thread's `Active`, alive during `run`.
+            let knocked_out = unsafe { std::mem::take(&mut (*active).interrupted) };
+            if stop() || (knocked_out && attempt > 0) {
+                // Asked to stop, or knocked out of guest mode on the way to the application
+                // (a signal, or a waiter taking the vCPU back): the caller switches again.
+                // SAFETY: as above.
                 unsafe { (*active).forget_application() };
                 return Ok(Trap::Interrupted);
             }
@@ -1100,8 +1107,10 @@ impl Active {
                     Ok(VcpuExit::IrqWindowOpen) => Ok(Some(ExitReason::Interrupted)),
                     Ok(VcpuExit::Intr) => Ok(Some(ExitReason::Interrupted)),
                     Err(e) if e.errno() == libc::EINTR => {
-                        // The kick (if it was one) has done its work.
+                        // The kick (if it was one) has done its work; left set, it would end
+                        // the next KVM_RUN at once — fatal when that is the deferral below.
                         KICKED.with(|k| k.set(false));
+                        vcpu.fd.set_kvm_immediate_exit(0);
                         Ok(Some(ExitReason::Interrupted))
                     }
                     // The software backend emulates ring 0 and cannot emulate every instruction
@@ -1132,6 +1141,7 @@ impl Active {
                 defer_signals(vcpu, false)?;
             }
             let stopped = exit?;
+            self.interrupted = stopped == Some(ExitReason::Interrupted);
             let k = vcpu.regs()?;
             let mut back = k;
             if stopped.is_none() {
