@@ -794,3 +794,86 @@ fn spinning_applications_share_one_vcpu_in_both_modes() {
         }
     }
 }
+
+#[test]
+fn unmap_takes_other_threads_of_the_space_out_of_it_in_both_modes() {
+    use platform_kvm::{AddressSpace, Context, Perms, Trap};
+    use ring0::trap::Access;
+    use std::sync::Arc;
+    use std::time::Duration;
+    // A thread reads a page in a loop without ever trapping, counting its reads in another
+    // page; this thread unmaps the first. The reader's TLB may hold the old translation, so
+    // the unmap must take it out of its application before returning (like a TLB
+    // shoot-down): from then on the count stands still, and the reader's next run faults.
+    let Some(machine) = machine() else { return };
+    let guest = GuestMode::new(&machine).expect("guest mode");
+    let frames = Frames::new();
+    const COUNT: u64 = DATA + 0x10_0000;
+    for in_guest_mode in [false, true] {
+        let space = Arc::new(AddressSpace::new(&machine).unwrap());
+        load_code(&machine, &frames, &space, snippets::read_loop());
+        let rw = Perms::READ | Perms::WRITE;
+        data_page(&machine, &frames, &space, DATA, rw, 5);
+        let counter = data_page(&machine, &frames, &space, COUNT, rw, 0);
+        let reader = {
+            let (machine, guest, space) = (machine.clone(), guest.clone(), space.clone());
+            std::thread::spawn(move || -> Result<Vec<Trap>, platform_kvm::Error> {
+                let mut regs = regs_at(CODE);
+                (regs.rdi, regs.rsi) = (DATA, COUNT);
+                let mut seen = Vec::new();
+                let mut step = |trap: Trap| {
+                    seen.push(trap);
+                    matches!(trap, Trap::Fault { .. }) || seen.len() > 1000
+                };
+                // Through a `Context`, as the sentry runs applications in both modes.
+                let mut ctx = Context::new(&machine);
+                if in_guest_mode {
+                    guest
+                        .run(|| -> Result<(), platform_kvm::Error> {
+                            while !step(ctx.switch_in_guest(&guest, &mut regs, &space)?) {}
+                            Ok(())
+                        })?
+                        .0?;
+                } else {
+                    while !step(ctx.switch(&mut regs, &space)?) {}
+                }
+                Ok(seen)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        space.unmap(DATA, PAGE).unwrap();
+        let count_at_unmap = read_word(&machine, counter);
+        std::thread::sleep(Duration::from_millis(100));
+        let count_after = read_word(&machine, counter);
+        let outcome = reader.join().expect("reader");
+        let mode = if in_guest_mode {
+            "guest"
+        } else {
+            "exit-per-trap"
+        };
+        let seen = if in_guest_mode {
+            let Some(seen) = hardware_or_refused(&machine, outcome) else {
+                continue;
+            };
+            seen
+        } else {
+            outcome.expect("switches")
+        };
+        assert_eq!(
+            seen.last(),
+            Some(&Trap::Fault {
+                addr: DATA,
+                access: Access::Read,
+                present: false
+            }),
+            "{mode}: {seen:?}"
+        );
+        assert!(count_at_unmap > 0, "{mode}: the reader ran");
+        // One more count is the read the reader had done before the unmap, completed.
+        assert!(
+            count_after <= count_at_unmap + 1,
+            "{mode}: the reader went on reading the unmapped page after the unmap returned \
+             ({count_at_unmap} then {count_after})"
+        );
+    }
+}

@@ -91,6 +91,16 @@ core::arch::global_asm!(
     "ud2",
     ".globl app_barrier_end",
     "app_barrier_end:",
+    // read_loop: read [rdi] forever, counting in rbx and [rsi] (until the page goes away).
+    ".globl app_read_loop",
+    "app_read_loop:",
+    "2:",
+    "mov rax, qword ptr [rdi]",
+    "inc rbx",
+    "inc qword ptr [rsi]",
+    "jmp 2b",
+    ".globl app_read_loop_end",
+    "app_read_loop_end:",
     // spin forever (for interrupts).
     ".globl app_spin",
     "app_spin:",
@@ -162,6 +172,7 @@ snippets! {
     fpu => app_fpu, app_fpu_end;
     avx => app_avx, app_avx_end;
     barrier => app_barrier, app_barrier_end;
+    read_loop => app_read_loop, app_read_loop_end;
     div0 => app_div0, app_div0_end;
     ud2 => app_ud2, app_ud2_end;
     int3 => app_int3, app_int3_end;

@@ -121,7 +121,15 @@ impl AddressSpace {
             return Ok(());
         }
         self.generation.fetch_add(1, Ordering::Release);
+        // Threads running this space on other vCPUs may hold the old translations in their
+        // TLBs: take them out of it before the caller goes on (they flush on their next
+        // load, the generation having changed).
+        self.machine.shoot_down(self.id);
         self.machine.page_tables_changed()
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// Where `addr` is mapped in the memory file, and how.

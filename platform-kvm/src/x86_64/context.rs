@@ -47,6 +47,7 @@ pub struct Interrupter(Arc<Shared>);
 pub(crate) struct Shared {
     pending: AtomicBool,
     running: Mutex<Option<Running>>,
+    runs: std::sync::atomic::AtomicU64,
 }
 
 /// The thread in `KVM_RUN` for a context, and its vCPU's run structure (null in guest mode,
@@ -57,6 +58,9 @@ struct Running {
     /// Already kicked during this run: one signal is enough, and real-time signals queue,
     /// so repeated kicks would keep the thread busy handling them.
     kicked: bool,
+    /// The address space it runs, and which run this is (see `Machine::shoot_down`).
+    space: u64,
+    seq: u64,
 }
 
 // SAFETY: `run` points into the vCPU's kvm_run mapping, which lives as long as the machine;
@@ -121,6 +125,8 @@ impl Context {
             thread: unsafe { libc::pthread_self() },
             run: std::ptr::null_mut(),
             kicked: false,
+            space: space.id(),
+            seq: self.shared.runs.fetch_add(1, Ordering::Relaxed),
         });
         let fpu = self.guest_fpu.get_or_insert_with(Box::default);
         let shared = &self.shared;
@@ -178,6 +184,8 @@ impl Context {
             thread,
             run,
             kicked: false,
+            space: space.id,
+            seq: self.shared.runs.fetch_add(1, Ordering::Relaxed),
         });
         let exit = if self.shared.pending.swap(false, Ordering::AcqRel) {
             Exit::Interrupted
@@ -400,6 +408,29 @@ impl Interrupter {
 }
 
 impl Shared {
+    /// The run in progress, if the context runs address space `space` on a thread other than
+    /// the caller's.
+    pub(crate) fn running_elsewhere(&self, space: u64) -> Option<u64> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        // SAFETY: pthread_equal only compares two thread ids.
+        let other = |t: libc::pthread_t| unsafe { libc::pthread_equal(t, me) } == 0;
+        running
+            .as_ref()
+            .filter(|r| r.space == space && other(r.thread))
+            .map(|r| r.seq)
+    }
+
+    /// Whether run `seq` is still in progress.
+    pub(crate) fn still_running(&self, seq: u64) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|r| r.seq == seq)
+    }
+
     /// Knock the context's thread out of `KVM_RUN` if it is there.
     pub(crate) fn kick(&self) {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());

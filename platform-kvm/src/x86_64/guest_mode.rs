@@ -1123,15 +1123,18 @@ impl Active {
                     ))),
                     Err(e) => Err(Error::kvm("KVM_RUN")(e)),
                 };
-                if matches!(exit, Ok(Some(ExitReason::Interrupted))) && !deferred {
+                if matches!(exit, Ok(Some(ExitReason::Interrupted))) {
                     let rip = vcpu.regs()?.rip;
                     if in_switch_code(rip) {
                         // A signal inside the switch's few privileged instructions, which the host
                         // cannot run: go on with signals held until the guest reaches a point
                         // the host can take over — its next host call, or the application with
-                        // interrupts on (an interrupt-window exit).
-                        defer_signals(vcpu, true)?;
-                        deferred = true;
+                        // interrupts on (an interrupt-window exit). A kick that lands between
+                        // two of these runs ends one early: still in the switch, go on again.
+                        if !deferred {
+                            defer_signals(vcpu, true)?;
+                            deferred = true;
+                        }
                         continue;
                     }
                 }
@@ -1255,6 +1258,9 @@ impl Active {
             fpu.take_from(&vcpu.fd, self.machine.features.xcr0 != 0)?;
         }
         entry.set_guest_word(cpu, guest::IN_USER, 0)?;
+        // The vCPU holds the application's CR3, FS and GS now, not the sentry's: whoever
+        // takes it next sets it up again.
+        vcpu.guest = None;
         g[libc::REG_RSP as usize] = entry.guest_word(cpu, guest::SENTRY_RSP)? as libc::greg_t;
         g[libc::REG_RIP as usize] =
             core::ptr::from_ref(&ringfence_guest_switch_return) as libc::greg_t;

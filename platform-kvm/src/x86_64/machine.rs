@@ -267,6 +267,36 @@ impl Machine {
         Ok(())
     }
 
+    /// Takes every other thread that runs address space `space` out of it, and waits until
+    /// each has left (its next run reloads the space's translations). Like a TLB shoot-down
+    /// IPI on Linux; bounded, so a thread that cannot be reached cannot hang the caller.
+    pub(crate) fn shoot_down(&self, space: u64) {
+        let targets: Vec<_> = self
+            .contexts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .filter_map(|shared| Some((shared.running_elsewhere(space)?, shared)))
+            .collect();
+        if targets.is_empty() {
+            return;
+        }
+        for (_, shared) in &targets {
+            shared.kick();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        for (seq, shared) in targets {
+            while shared.still_running(seq) {
+                if std::time::Instant::now() > deadline {
+                    tracing::warn!("a thread did not leave its application within 2 s of an unmap");
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        }
+    }
+
     /// Kick every context that is in the guest right now.
     fn kick_all(&self) {
         let mut contexts = self.contexts.lock().unwrap_or_else(|e| e.into_inner());
