@@ -337,6 +337,9 @@ struct Active {
     /// The running application's registers and FPU area, for an exit while it runs.
     app_regs: *mut UserRegs,
     app_fpu: *mut GuestFpu,
+    /// Where the switch keeps the sentry's FPU state while the application runs (one per
+    /// run, not per switch: a 4 KiB area is not something to clear for every syscall).
+    sentry_fpu: Box<GuestFpu>,
     /// Times the thread left guest mode.
     exits: u64,
     /// Whether the vCPU ran in the current entry (after which a failure cannot be undone).
@@ -538,6 +541,7 @@ impl GuestMode {
             },
             app_regs: std::ptr::null_mut(),
             app_fpu: std::ptr::null_mut(),
+            sentry_fpu: Box::default(),
             exits: 0,
             ran: false,
             error: None,
@@ -614,7 +618,8 @@ impl GuestMode {
         regs.eflags = (regs.eflags & USER_FLAGS) | RFLAGS_IF | RFLAGS_RESERVED;
         let resume = GUEST_CODE_VA + guest_entry::resume_offset();
         let xsave = u64::from(self.machine.features.xcr0 != 0);
-        let mut sentry_fpu = GuestFpu::new();
+        // SAFETY: `active` is this thread's `Active`, alive during `run`.
+        let sentry_fpu: *mut GuestFpu = unsafe { &raw mut *(*active).sentry_fpu };
         // SAFETY: `active` is this thread's `Active`, alive during `run`; the pointers are
         // cleared below, before `regs` and `fpu` can go away.
         unsafe {
@@ -662,7 +667,7 @@ impl GuestMode {
                     user_cr3,
                     resume,
                     fpu,
-                    &raw mut sentry_fpu,
+                    sentry_fpu,
                     xsave,
                     &raw mut trap,
                 )
