@@ -60,7 +60,40 @@ mod bench {
         space
     }
 
-    /// Round trips of `code`, restarting at `restart` after each trap that `expect` accepts.
+    /// Timed round trips through `switch` (after one to warm up: first entry, TLB, FPU
+    /// hand-over), with the VM exits they took, per operation.
+    fn timed(
+        machine: &Machine,
+        iters: u64,
+        prepare: impl Fn(&mut UserRegs, u64),
+        expect: impl Fn(&Trap, &UserRegs) -> bool,
+        mut switch: impl FnMut(&mut UserRegs) -> Result<Trap, platform_kvm::Error>,
+    ) -> Result<(f64, f64), platform_kvm::Error> {
+        let mut regs = UserRegs {
+            rip: CODE,
+            eflags: 0x202,
+            r13: u64::MAX,
+            ..UserRegs::default()
+        };
+        prepare(&mut regs, 0);
+        switch(&mut regs)?;
+        let before = machine.exit_stats();
+        let start = Instant::now();
+        for i in 0..iters {
+            prepare(&mut regs, i);
+            let trap = switch(&mut regs)?;
+            if !expect(&trap, &regs) {
+                return Err(platform_kvm::Error::GuestFailure(format!(
+                    "unexpected {trap:?}"
+                )));
+            }
+        }
+        let ns = start.elapsed().as_nanos() as f64 / iters as f64;
+        let exits = machine.exit_stats().since(&before).total() as f64 / iters as f64;
+        Ok((ns, exits))
+    }
+
+    /// Round trips of `code` in exit-per-trap mode (a `Context` switched from the host).
     fn round_trips(
         machine: &std::sync::Arc<Machine>,
         code: &[u8],
@@ -70,25 +103,7 @@ mod bench {
     ) -> (f64, f64) {
         let space = setup(machine, code);
         let mut ctx = Context::new(machine);
-        let mut regs = UserRegs {
-            rip: CODE,
-            eflags: 0x202,
-            r13: u64::MAX,
-            ..UserRegs::default()
-        };
-        // Warm up (first entry, TLB, FPU hand-over).
-        prepare(&mut regs, 0);
-        ctx.switch(&mut regs, &space).expect("switch");
-        let before = machine.exit_stats();
-        let start = Instant::now();
-        for i in 0..iters {
-            prepare(&mut regs, i);
-            let trap = ctx.switch(&mut regs, &space).expect("switch");
-            assert!(expect(&trap, &regs), "unexpected {trap:?}");
-        }
-        let ns = start.elapsed().as_nanos() as f64 / iters as f64;
-        let exits = machine.exit_stats().since(&before).total() as f64 / iters as f64;
-        (ns, exits)
+        timed(machine, iters, prepare, expect, |r| ctx.switch(r, &space)).expect("switches")
     }
 
     /// [`round_trips`] from guest mode: the switches run at guest ring 0.
@@ -101,31 +116,12 @@ mod bench {
         expect: impl Fn(&Trap, &UserRegs) -> bool,
     ) -> (f64, f64) {
         let space = setup(machine, code);
-        let mut regs = UserRegs {
-            rip: CODE,
-            eflags: 0x202,
-            r13: u64::MAX,
-            ..UserRegs::default()
-        };
         let mut fpu = GuestFpu::new();
         let (measured, _) = guest
-            .run(|| -> Result<(f64, f64), platform_kvm::Error> {
-                prepare(&mut regs, 0);
-                guest.switch(&mut regs, &mut fpu, &space)?;
-                let before = machine.exit_stats();
-                let start = Instant::now();
-                for i in 0..iters {
-                    prepare(&mut regs, i);
-                    let trap = guest.switch(&mut regs, &mut fpu, &space)?;
-                    if !expect(&trap, &regs) {
-                        return Err(platform_kvm::Error::GuestFailure(format!(
-                            "unexpected {trap:?}"
-                        )));
-                    }
-                }
-                let ns = start.elapsed().as_nanos() as f64 / iters as f64;
-                let exits = machine.exit_stats().since(&before).total() as f64 / iters as f64;
-                Ok((ns, exits))
+            .run(|| {
+                timed(machine, iters, prepare, expect, |r| {
+                    guest.switch(r, &mut fpu, &space)
+                })
             })
             .expect("guest mode");
         measured.expect("guest-mode switches")
