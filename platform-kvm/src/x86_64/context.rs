@@ -116,28 +116,13 @@ impl Context {
         }
         // The vCPU may change from one entry to the next: the kick signal's handler finds
         // the thread's current one (`guest_mode::on_kick`).
-        *self
-            .shared
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Running {
-            // SAFETY: pthread_self has no preconditions.
-            thread: unsafe { libc::pthread_self() },
-            run: std::ptr::null_mut(),
-            kicked: false,
-            space: space.id(),
-            seq: self.shared.runs.fetch_add(1, Ordering::Relaxed),
-        });
+        self.shared.register(std::ptr::null_mut(), space.id());
         let fpu = self.guest_fpu.get_or_insert_with(Box::default);
         let shared = &self.shared;
         let result = guest.switch_until(regs, fpu, space, &|| {
             shared.pending.swap(false, Ordering::AcqRel)
         });
-        *self
-            .shared
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+        self.shared.unregister();
         result
     }
 
@@ -170,23 +155,9 @@ impl Context {
         }
         self.load(vcpu, regs, space)?;
 
-        let thread = {
-            // SAFETY: pthread_self has no preconditions.
-            unsafe { libc::pthread_self() }
-        };
-        let run = std::ptr::from_mut(vcpu.fd.get_kvm_run());
         let in_guest = self.machine.enter();
-        *self
-            .shared
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Running {
-            thread,
-            run,
-            kicked: false,
-            space: space.id,
-            seq: self.shared.runs.fetch_add(1, Ordering::Relaxed),
-        });
+        self.shared
+            .register(std::ptr::from_mut(vcpu.fd.get_kvm_run()), space.id);
         let exit = if self.shared.pending.swap(false, Ordering::AcqRel) {
             Exit::Interrupted
         } else {
@@ -204,15 +175,8 @@ impl Context {
             }
         };
         drop(in_guest);
-        {
-            let mut running = self
-                .shared
-                .running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            *running = None;
-            vcpu.fd.set_kvm_immediate_exit(0);
-        }
+        self.shared.unregister();
+        vcpu.fd.set_kvm_immediate_exit(0);
         // A kick that raced with a normal exit is consumed here: the caller is back in the
         // sentry anyway, which is all an interrupt asks for.
         self.shared.pending.store(false, Ordering::Release);
@@ -408,6 +372,23 @@ impl Interrupter {
 }
 
 impl Shared {
+    /// The calling thread runs address space `space` for this context now (in `KVM_RUN` on
+    /// the vCPU whose kvm_run is `run`, or, in guest mode, null), so kicks can reach it.
+    fn register(&self, run: *mut kvm_run, space: u64) {
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(Running {
+            // SAFETY: pthread_self has no preconditions.
+            thread: unsafe { libc::pthread_self() },
+            run,
+            kicked: false,
+            space,
+            seq: self.runs.fetch_add(1, Ordering::Relaxed),
+        });
+    }
+
+    fn unregister(&self) {
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// The run in progress, if the context runs address space `space` on a thread other than
     /// the caller's.
     pub(crate) fn running_elsewhere(&self, space: u64) -> Option<u64> {
