@@ -6,10 +6,6 @@
 //! ring-3 `syscall` enters the ring-0 stub; on software-virtualized KVM (`kvm_pvm`) it stays
 //! at ring 3 and leaves through the user trampoline's MMIO exit.
 
-// The arch-independent pieces (memory file, physical map, table pool) wait for the aarch64
-// machine, which is not written yet.
-#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-
 pub mod backend;
 pub mod error;
 pub mod memfile;
@@ -18,9 +14,13 @@ pub mod region;
 pub mod stats;
 mod tables;
 
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::{AddressSpace, Context, FpState, Interrupter, Machine, MachineConfig};
 pub use backend::Backend;
 pub use error::{Error, Result};
 pub use memfile::MemoryFile;

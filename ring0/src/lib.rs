@@ -5,6 +5,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod aarch64;
 pub mod pagetables;
 pub mod trap;
 pub mod x86_64;

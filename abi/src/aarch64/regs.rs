@@ -59,6 +59,29 @@ impl UserRegs {
     }
 }
 
+/// A thread's user-mode state as the sentry keeps it: `user_pt_regs` and the thread pointer
+/// (TPIDR_EL0), which on aarch64 is a system register outside that structure. It reads as
+/// its [`UserRegs`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TaskRegs {
+    pub user: UserRegs,
+    pub tpidr_el0: u64,
+}
+
+impl core::ops::Deref for TaskRegs {
+    type Target = UserRegs;
+    fn deref(&self) -> &UserRegs {
+        &self.user
+    }
+}
+
+impl core::ops::DerefMut for TaskRegs {
+    fn deref_mut(&mut self) -> &mut UserRegs {
+        &mut self.user
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,321 @@
+//! Contexts: `switch` runs application code on a vCPU until it traps, and reports why.
+//!
+//! The host writes the application's state into the vCPU's frame and runs the vCPU, which
+//! is stopped at the resume code; the entry code `eret`s to EL0, and at the next exception
+//! saves everything back into the frame and leaves with one MMIO exit (see
+//! `ring0::aarch64::vectors`). A kick that stops the vCPU in application code sends it
+//! through the IRQ vector's save path, so its state reaches the frame the same way.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once};
+
+use abi::aarch64::TaskRegs;
+use kvm_bindings::kvm_run;
+use kvm_ioctls::VcpuExit;
+use ring0::Trap;
+use ring0::aarch64::layout::{CODE_VA, kind};
+use ring0::aarch64::{syndrome, sysregs, vectors};
+
+use super::address_space::{AddressSpace, Loadable};
+use super::frame::Frame;
+use super::machine::{EXIT_GPA, Machine};
+use super::vcpu::{Vcpu, core_reg};
+use crate::error::{Error, Result};
+use crate::stats::ExitReason;
+
+/// An application thread's FP/SIMD registers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FpState {
+    pub v: [u128; 32],
+    pub fpsr: u64,
+    pub fpcr: u64,
+}
+
+/// An application thread's execution context on the KVM platform.
+pub struct Context {
+    machine: Arc<Machine>,
+    shared: Arc<Shared>,
+    /// The application's FP/SIMD registers between switches.
+    pub fp: FpState,
+    /// The vCPU this context ran on last (its TLB may still hold the space's translations).
+    last_vcpu: Option<usize>,
+}
+
+/// Lets another thread kick a context out of application code.
+#[derive(Clone)]
+pub struct Interrupter(Arc<Shared>);
+
+#[derive(Default)]
+pub(crate) struct Shared {
+    pending: AtomicBool,
+    running: Mutex<Option<Running>>,
+    runs: AtomicU64,
+}
+
+/// The thread in `KVM_RUN` for a context, and its vCPU's run structure.
+struct Running {
+    thread: libc::pthread_t,
+    run: *mut kvm_run,
+    /// Already kicked during this run: one signal is enough.
+    kicked: bool,
+    /// The address space it runs, and which run this is (see `Machine::shoot_down`).
+    space: u64,
+    seq: u64,
+}
+
+// SAFETY: `run` points into the vCPU's kvm_run mapping, which lives as long as the machine;
+// it is only written (one byte, `immediate_exit`) while the owning thread has registered it
+// under the `running` lock.
+unsafe impl Send for Running {}
+
+impl Context {
+    pub fn new(machine: &Arc<Machine>) -> Context {
+        install_kick_handler();
+        let shared = Arc::<Shared>::default();
+        let mut contexts = machine.contexts.lock().unwrap_or_else(|e| e.into_inner());
+        contexts.retain(|c| c.strong_count() > 0);
+        contexts.push(Arc::downgrade(&shared));
+        drop(contexts);
+        Context {
+            machine: machine.clone(),
+            shared,
+            fp: FpState::default(),
+            last_vcpu: None,
+        }
+    }
+
+    /// A handle other threads use to interrupt this context.
+    pub fn interrupter(&self) -> Interrupter {
+        Interrupter(self.shared.clone())
+    }
+
+    /// Run the application with `regs` in `space` until it traps; `regs` then holds its
+    /// state at the trap.
+    pub fn switch(&mut self, regs: &mut TaskRegs, space: &AddressSpace) -> Result<Trap> {
+        if !Arc::ptr_eq(space.machine(), &self.machine) {
+            return Err(Error::InvalidRange {
+                addr: 0,
+                len: 0,
+                why: "address space belongs to another machine",
+            });
+        }
+        let loadable = space.loadable()?;
+        if self.shared.pending.swap(false, Ordering::AcqRel) {
+            return Ok(Trap::Interrupted);
+        }
+        let mut vcpu = self.machine.pool.acquire(self.last_vcpu);
+        self.last_vcpu = Some(vcpu.index);
+        let result = self.run(&mut vcpu, regs, loadable);
+        if result.is_err() {
+            vcpu.needs_reset = true;
+            vcpu.tlb.fill((0, 0));
+        }
+        self.machine.pool.release(vcpu);
+        result
+    }
+
+    fn run(&mut self, vcpu: &mut Vcpu, regs: &mut TaskRegs, space: Loadable) -> Result<Trap> {
+        let frame_ptr = self.machine.frame(vcpu.index);
+        let record = &mut vcpu.tlb[usize::from(space.asid)];
+        let flush = *record != (space.id, space.generation);
+        *record = (space.id, space.generation);
+        // SAFETY: this thread holds the vCPU, which is not running, so nothing else reads or
+        // writes its frame (see `Machine::frame`); the frame is a live page of the entry area.
+        unsafe { store(&mut *frame_ptr, regs, &self.fp, space.ttbr0, flush) };
+        if vcpu.needs_reset {
+            vcpu.reset_to_resume()?;
+        }
+        self.shared
+            .register(std::ptr::from_mut(vcpu.fd.get_kvm_run()), space.id);
+        let outcome = self.run_until_trap(vcpu);
+        self.shared.unregister();
+        vcpu.fd.set_kvm_immediate_exit(0);
+        // A kick that raced with a normal exit is consumed here: the caller is back in the
+        // sentry anyway, which is all an interrupt asks for.
+        self.shared.pending.store(false, Ordering::Release);
+        match outcome? {
+            Stop::Saved => {
+                // SAFETY: as above: the vCPU stopped at its exit write.
+                let frame = unsafe { &*frame_ptr };
+                load(frame, regs, &mut self.fp);
+                syndrome::decode(frame.kind, frame.esr, frame.far).ok_or_else(|| {
+                    Error::GuestFailure(format!(
+                        "exception at EL1 (vector {}, ESR {:#x}, FAR {:#x}, ELR {:#x})",
+                        frame.kind, frame.esr, frame.far, frame.elr
+                    ))
+                })
+            }
+            Stop::BeforeApplication => Ok(Trap::Interrupted),
+        }
+    }
+
+    /// Runs the vCPU until the entry code has saved a trap into the frame (or a kick stopped
+    /// it before the application ran).
+    fn run_until_trap(&self, vcpu: &mut Vcpu) -> Result<Stop> {
+        let exits = &self.machine.exits;
+        loop {
+            let interrupted = match vcpu.fd.run() {
+                Ok(VcpuExit::MmioWrite(gpa, _)) if gpa & !0xfff == EXIT_GPA => {
+                    exits.count(ExitReason::Mmio);
+                    return Ok(Stop::Saved);
+                }
+                Ok(VcpuExit::Intr) => true,
+                Err(e) if e.errno() == libc::EINTR => true,
+                Ok(other) => {
+                    let what = format!("{other:?}");
+                    exits.count(ExitReason::Other);
+                    return Err(self.failure(vcpu, &what));
+                }
+                Err(e) => {
+                    exits.count(ExitReason::Other);
+                    return Err(self.failure(vcpu, &format!("KVM_RUN: {e}")));
+                }
+            };
+            debug_assert!(interrupted);
+            exits.count(ExitReason::Interrupted);
+            vcpu.fd.set_kvm_immediate_exit(0);
+            let pc = vcpu.get(core_reg::PC)?;
+            let offset = pc.wrapping_sub(CODE_VA);
+            if offset < vectors::resume_offset() {
+                // Saving a trap: let it finish, the trap is real.
+                continue;
+            }
+            if offset <= vectors::eret_offset() {
+                // Still loading the frame: the application has not run, `regs` stand.
+                vcpu.needs_reset = true;
+                return Ok(Stop::BeforeApplication);
+            }
+            // In the application: take it out as an interrupt would, through the IRQ
+            // vector's save path.
+            let pstate = vcpu.get(core_reg::PSTATE)?;
+            vcpu.set(core_reg::ELR_EL1, pc)?;
+            vcpu.set(core_reg::SPSR_EL1, pstate)?;
+            vcpu.set(core_reg::PSTATE, sysregs::PSTATE_EL1H_MASKED)?;
+            vcpu.set(core_reg::PC, CODE_VA + 0x80 * kind::LOWER_IRQ)?;
+        }
+    }
+
+    fn failure(&self, vcpu: &Vcpu, what: &str) -> Error {
+        let pc = vcpu.get(core_reg::PC).unwrap_or(0);
+        Error::GuestFailure(format!("{what} at pc {pc:#x}"))
+    }
+}
+
+/// Where a run stopped.
+enum Stop {
+    /// The entry code saved a trap (or an interrupt) into the frame.
+    Saved,
+    /// A kick stopped the vCPU before the application ran.
+    BeforeApplication,
+}
+
+/// The application's state into the frame, for the resume code.
+fn store(frame: &mut Frame, regs: &TaskRegs, fp: &FpState, ttbr0: u64, flush: bool) {
+    frame.x = regs.regs;
+    frame.sp_el0 = regs.sp;
+    frame.elr = regs.pc;
+    frame.spsr = regs.pstate & sysregs::PSTATE_USER_MASK;
+    frame.tpidr = regs.tpidr_el0;
+    frame.ttbr0 = ttbr0;
+    frame.flush = u64::from(flush);
+    frame.fpsr = fp.fpsr;
+    frame.fpcr = fp.fpcr;
+    frame.v = fp.v;
+}
+
+/// The application's state at a trap, from the frame.
+fn load(frame: &Frame, regs: &mut TaskRegs, fp: &mut FpState) {
+    regs.regs = frame.x;
+    regs.sp = frame.sp_el0;
+    regs.pc = frame.elr;
+    regs.pstate = frame.spsr;
+    regs.tpidr_el0 = frame.tpidr;
+    fp.fpsr = frame.fpsr;
+    fp.fpcr = frame.fpcr;
+    fp.v = frame.v;
+}
+
+impl Interrupter {
+    /// Make the context's current or next `switch` return `Trap::Interrupted` promptly.
+    pub fn interrupt(&self) {
+        self.0.pending.store(true, Ordering::Release);
+        self.0.kick();
+    }
+}
+
+impl Shared {
+    fn register(&self, run: *mut kvm_run, space: u64) {
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(Running {
+            // SAFETY: pthread_self has no preconditions.
+            thread: unsafe { libc::pthread_self() },
+            run,
+            kicked: false,
+            space,
+            seq: self.runs.fetch_add(1, Ordering::Relaxed),
+        });
+    }
+
+    fn unregister(&self) {
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The run in progress, if the context runs address space `space` on a thread other than
+    /// the caller's.
+    pub(crate) fn running_elsewhere(&self, space: u64) -> Option<u64> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        // SAFETY: pthread_equal only compares two thread ids.
+        let other = |t: libc::pthread_t| unsafe { libc::pthread_equal(t, me) } == 0;
+        running
+            .as_ref()
+            .filter(|r| r.space == space && other(r.thread))
+            .map(|r| r.seq)
+    }
+
+    /// Whether run `seq` is still in progress.
+    pub(crate) fn still_running(&self, seq: u64) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|r| r.seq == seq)
+    }
+
+    /// Knock the context's thread out of `KVM_RUN` if it is there.
+    pub(crate) fn kick(&self) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = running.as_mut().filter(|r| !r.kicked) {
+            r.kicked = true;
+            // SAFETY: while registered, `r.run` is the live kvm_run mapping of the vCPU the
+            // context's thread is running; a one-byte volatile store to `immediate_exit` is
+            // how KVM documents asynchronous kicks.
+            unsafe { std::ptr::write_volatile(&raw mut (*r.run).immediate_exit, 1) };
+            // SAFETY: the thread is registered, so it is alive (it unregisters under this
+            // lock before it can exit); the kick signal has a no-op handler.
+            unsafe { libc::pthread_kill(r.thread, kick_signal()) };
+        }
+    }
+}
+
+/// The signal that knocks a thread out of `KVM_RUN`.
+pub(crate) fn kick_signal() -> i32 {
+    libc::SIGRTMIN() + 3
+}
+
+pub(crate) fn install_kick_handler() {
+    static ONCE: Once = Once::new();
+    extern "C" fn on_kick(_: libc::c_int) {}
+    ONCE.call_once(|| {
+        // SAFETY: a zeroed sigaction is a valid starting value; the handler does nothing.
+        // SA_RESTART keeps the kick from failing unrelated host calls with EINTR (KVM_RUN
+        // still returns EINTR).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_kick as extern "C" fn(libc::c_int) as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(kick_signal(), &sa, std::ptr::null_mut());
+        }
+    });
+}

@@ -1,0 +1,40 @@
+//! A vCPU's frame as the host sees it: the `#[repr(C)]` twin of `ring0::aarch64::layout::frame`.
+
+use ring0::aarch64::layout::frame;
+
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub(crate) struct Frame {
+    pub x: [u64; 31],
+    pub sp_el0: u64,
+    pub elr: u64,
+    pub spsr: u64,
+    pub tpidr: u64,
+    pub ttbr0: u64,
+    pub flush: u64,
+    pub esr: u64,
+    pub far: u64,
+    pub kind: u64,
+    pub fpsr: u64,
+    pub fpcr: u64,
+    _reserved: [u64; 22],
+    pub v: [u128; 32],
+}
+
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(Frame, x) == frame::X as usize);
+    assert!(offset_of!(Frame, sp_el0) == frame::SP_EL0 as usize);
+    assert!(offset_of!(Frame, elr) == frame::ELR as usize);
+    assert!(offset_of!(Frame, spsr) == frame::SPSR as usize);
+    assert!(offset_of!(Frame, tpidr) == frame::TPIDR as usize);
+    assert!(offset_of!(Frame, ttbr0) == frame::TTBR0 as usize);
+    assert!(offset_of!(Frame, flush) == frame::FLUSH as usize);
+    assert!(offset_of!(Frame, esr) == frame::ESR as usize);
+    assert!(offset_of!(Frame, far) == frame::FAR as usize);
+    assert!(offset_of!(Frame, kind) == frame::KIND as usize);
+    assert!(offset_of!(Frame, fpsr) == frame::FPSR as usize);
+    assert!(offset_of!(Frame, fpcr) == frame::FPCR as usize);
+    assert!(offset_of!(Frame, v) == frame::V as usize);
+    assert!(core::mem::size_of::<Frame>() == frame::SIZE as usize);
+};

@@ -1,0 +1,237 @@
+//! The aarch64 machine: one VM with its memory (memory file, page tables, entry area), the
+//! kernel's upper-half table (TTBR1) and the vCPU pool.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use kvm_ioctls::{Cap, Kvm, VmFd};
+use ring0::aarch64::layout::{CODE_VA, EXIT_PAGE_VA, frame_va};
+use ring0::aarch64::vectors;
+use ring0::pagetables::aarch64::{Aarch64Upper, ttbr_value};
+use ring0::pagetables::pcid::{Asid8Allocator, MAX_ASID8};
+use ring0::pagetables::{PageTables, Perms};
+
+use super::context::Shared;
+use super::frame::Frame;
+use super::pool::VcpuPool;
+use super::vcpu::Vcpu;
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::memfile::MemoryFile;
+use crate::physmap::PhysMap;
+use crate::region::HostRegion;
+use crate::stats::{ExitCounters, ExitStats};
+use crate::tables::TablePool;
+
+/// Guest-physical address of the exit page: below every memory slot, so any access to it
+/// leaves the guest as MMIO.
+pub(crate) const EXIT_GPA: u64 = 0xd000_0000;
+const PAGE: u64 = 4096;
+
+/// How big a machine to build.
+#[derive(Clone, Debug)]
+pub struct MachineConfig {
+    /// vCPUs created up front; more contexts than vCPUs share them.
+    pub vcpus: usize,
+    /// Size of the memory file (sparse: only touched pages cost memory).
+    pub memory_size: u64,
+    /// Reserved host memory for page tables.
+    pub table_memory: u64,
+    /// Force a backend instead of detecting it (aarch64 has only the hardware one).
+    pub backend: Option<Backend>,
+    /// The KVM device.
+    pub device: PathBuf,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        MachineConfig {
+            vcpus: (2 * cpus).clamp(4, 64),
+            memory_size: 4 << 30,
+            table_memory: 256 << 20,
+            backend: None,
+            device: PathBuf::from("/dev/kvm"),
+        }
+    }
+}
+
+/// A KVM virtual machine ready to run application code at EL0.
+pub struct Machine {
+    // Field order is drop order: vCPUs and the VM go before the memory they map.
+    pub(crate) pool: VcpuPool,
+    _vm: VmFd,
+    _kvm: Kvm,
+    pub(crate) exits: ExitCounters,
+    pub(crate) memory: MemoryFile,
+    pub(crate) tables: Mutex<TablePool>,
+    _kernel: PageTables<Aarch64Upper>,
+    /// The code page, then one frame page per vCPU.
+    entry: HostRegion,
+    pub(crate) asids: Mutex<Asid8Allocator>,
+    next_space: AtomicU64,
+    /// Every context of the machine, to take them out of an address space that changed.
+    pub(crate) contexts: Mutex<Vec<Weak<Shared>>>,
+}
+
+impl Machine {
+    /// Open `/dev/kvm` and build a machine; a clear error (never a panic) when KVM is
+    /// missing or unusable.
+    pub fn new(config: MachineConfig) -> Result<Arc<Machine>> {
+        let device = &config.device;
+        if !device.exists() {
+            return Err(Error::NoKvm(device.clone()));
+        }
+        let open_err = |source: std::io::Error| Error::OpenKvm {
+            path: device.clone(),
+            source,
+        };
+        let path = CString::new(device.as_os_str().as_bytes())
+            .map_err(|e| open_err(std::io::Error::other(e)))?;
+        let kvm = Kvm::new_with_path(&path).map_err(|e| open_err(e.into()))?;
+        let api = kvm.get_api_version();
+        if api != 12 {
+            return Err(Error::ApiVersion(api));
+        }
+        if !kvm.check_extension(Cap::UserMemory) {
+            return Err(Error::MissingCapability("KVM_CAP_USER_MEMORY"));
+        }
+        if config.backend == Some(Backend::Software) {
+            return Err(Error::UnsupportedArch);
+        }
+        let vm = kvm.create_vm().map_err(Error::kvm("KVM_CREATE_VM"))?;
+        let vcpus = config.vcpus.clamp(1, kvm.get_max_vcpus());
+
+        let mut physmap = PhysMap::new();
+        let mut memory = MemoryFile::new(config.memory_size)?;
+        physmap.add(&vm, memory.region_mut())?;
+        let mut tables = TablePool::new(config.table_memory, false)?;
+        physmap.add(&vm, tables.region_mut())?;
+        let mut entry = HostRegion::anonymous("the entry area", PAGE * (1 + vcpus as u64))?;
+        entry.write(0, vectors::code_page())?;
+        physmap.add(&vm, &mut entry)?;
+
+        let kernel = build_kernel_tables(&mut tables, &entry, vcpus)?;
+        let ttbr1 = ttbr_value(kernel.root(), 0);
+        let vcpus = (0..vcpus)
+            .map(|i| Vcpu::new(&vm, i, ttbr1))
+            .collect::<Result<Vec<_>>>()?;
+        let pool = VcpuPool::new(vcpus);
+        tracing::debug!(vcpus = pool.len(), "KVM machine ready (aarch64)");
+        Ok(Arc::new(Machine {
+            pool,
+            _vm: vm,
+            _kvm: kvm,
+            exits: ExitCounters::default(),
+            memory,
+            tables: Mutex::new(tables),
+            _kernel: kernel,
+            entry,
+            asids: Mutex::new(Asid8Allocator::new(MAX_ASID8)),
+            next_space: AtomicU64::new(1),
+            contexts: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// The backend this machine runs on (always hardware on aarch64).
+    pub fn backend(&self) -> Backend {
+        Backend::Hardware
+    }
+
+    /// Number of vCPUs.
+    pub fn vcpus(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// The memory file, the physical memory of every application on this machine.
+    pub fn memory(&self) -> &MemoryFile {
+        &self.memory
+    }
+
+    /// VM exits so far, by reason.
+    pub fn exit_stats(&self) -> ExitStats {
+        self.exits.snapshot()
+    }
+
+    /// Page-table pages in use (for leak checks).
+    pub fn live_tables(&self) -> usize {
+        self.tables.lock().unwrap_or_else(|e| e.into_inner()).live()
+    }
+
+    /// The frame of vCPU `index`, in host memory.
+    ///
+    /// Only the thread holding that vCPU may use the pointer, and only while the vCPU is
+    /// not running (outside `KVM_RUN`).
+    pub(crate) fn frame(&self, index: usize) -> *mut Frame {
+        assert!(PAGE * (1 + index as u64) < self.entry.size());
+        self.entry
+            .host_ptr()
+            .wrapping_add(PAGE as usize * (1 + index))
+            .cast()
+    }
+
+    pub(crate) fn next_space_id(&self) -> u64 {
+        self.next_space.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Takes every other thread that runs address space `space` out of it, and waits until
+    /// each has left (its next run flushes the space's ASID, the generation having changed).
+    /// Bounded, so a thread that cannot be reached cannot hang the caller.
+    pub(crate) fn shoot_down(&self, space: u64) {
+        let targets: Vec<_> = self
+            .contexts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter_map(|shared| Some((shared.running_elsewhere(space)?, shared)))
+            .collect();
+        for (_, shared) in &targets {
+            shared.kick();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        for (seq, shared) in targets {
+            while shared.still_running(seq) {
+                if std::time::Instant::now() > deadline {
+                    tracing::warn!("a thread did not leave its application within 2 s of an unmap");
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        }
+    }
+}
+
+/// The kernel's table (TTBR1): the code page, each vCPU's frame and the exit page.
+fn build_kernel_tables(
+    tables: &mut TablePool,
+    entry: &HostRegion,
+    vcpus: usize,
+) -> Result<PageTables<Aarch64Upper>> {
+    let pt_err = |e: ring0::pagetables::MapError| Error::PageTables(e.to_string());
+    let mut kernel = PageTables::<Aarch64Upper>::new(tables).map_err(pt_err)?;
+    let base = entry.gpa();
+    let global = Perms::READ | Perms::GLOBAL;
+    kernel
+        .map(tables, CODE_VA, base, PAGE, global | Perms::EXECUTE)
+        .map_err(pt_err)?;
+    for i in 0..vcpus {
+        let offset = PAGE * (1 + i as u64);
+        kernel
+            .map(
+                tables,
+                frame_va(i),
+                base + offset,
+                PAGE,
+                global | Perms::WRITE,
+            )
+            .map_err(pt_err)?;
+    }
+    kernel
+        .map(tables, EXIT_PAGE_VA, EXIT_GPA, PAGE, global | Perms::WRITE)
+        .map_err(pt_err)?;
+    Ok(kernel)
+}

@@ -1,0 +1,112 @@
+//! One aarch64 vCPU: created and initialised once, then set up to run the entry code at EL1
+//! with the kernel's upper half, and its frame's address in SP_EL1.
+
+use kvm_bindings::{
+    KVM_REG_ARM_CORE, KVM_REG_ARM64, KVM_REG_ARM64_SYSREG, KVM_REG_SIZE_U64, kvm_vcpu_init,
+};
+use kvm_ioctls::{VcpuFd, VmFd};
+use ring0::aarch64::layout::{CODE_VA, frame_va};
+use ring0::aarch64::{sysregs, vectors};
+
+use crate::error::{Error, Result};
+
+/// KVM register ids of the core registers (`struct kvm_regs`): the offset in 32-bit words.
+pub(crate) mod core_reg {
+    const fn id(byte_offset: u64) -> u64 {
+        KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE as u64 | (byte_offset / 4)
+    }
+    use super::*;
+    pub const PC: u64 = id(32 * 8);
+    pub const PSTATE: u64 = id(33 * 8);
+    pub const SP_EL1: u64 = id(34 * 8);
+    pub const ELR_EL1: u64 = id(35 * 8);
+    /// `spsr[KVM_SPSR_EL1]`.
+    pub const SPSR_EL1: u64 = id(36 * 8);
+}
+
+/// KVM register id of system register `op0, op1, CRn, CRm, op2`.
+const fn sys_reg(op0: u64, op1: u64, crn: u64, crm: u64, op2: u64) -> u64 {
+    KVM_REG_ARM64
+        | KVM_REG_SIZE_U64
+        | KVM_REG_ARM64_SYSREG as u64
+        | (op0 << 14)
+        | (op1 << 11)
+        | (crn << 7)
+        | (crm << 3)
+        | op2
+}
+
+const SCTLR_EL1: u64 = sys_reg(3, 0, 1, 0, 0);
+const CPACR_EL1: u64 = sys_reg(3, 0, 1, 0, 2);
+const TTBR0_EL1: u64 = sys_reg(3, 0, 2, 0, 0);
+const TTBR1_EL1: u64 = sys_reg(3, 0, 2, 0, 1);
+const TCR_EL1: u64 = sys_reg(3, 0, 2, 0, 2);
+const MAIR_EL1: u64 = sys_reg(3, 0, 10, 2, 0);
+const VBAR_EL1: u64 = sys_reg(3, 0, 12, 0, 0);
+const CNTKCTL_EL1: u64 = sys_reg(3, 0, 14, 1, 0);
+
+pub(crate) struct Vcpu {
+    pub fd: VcpuFd,
+    pub index: usize,
+    /// Per ASID: the address space (id, generation) whose translations the TLB may hold.
+    pub tlb: Vec<(u64, u64)>,
+    /// The vCPU is not stopped after the exit write (an interrupted resume, a failure): put
+    /// it back at the start of the resume code before the next run.
+    pub needs_reset: bool,
+}
+
+impl Vcpu {
+    pub(crate) fn new(vm: &VmFd, index: usize, kernel_ttbr1: u64) -> Result<Vcpu> {
+        let fd = vm
+            .create_vcpu(index as u64)
+            .map_err(Error::kvm("KVM_CREATE_VCPU"))?;
+        let mut init = kvm_vcpu_init::default();
+        vm.get_preferred_target(&mut init)
+            .map_err(Error::kvm("KVM_ARM_PREFERRED_TARGET"))?;
+        fd.vcpu_init(&init)
+            .map_err(Error::kvm("KVM_ARM_VCPU_INIT"))?;
+        let vcpu = Vcpu {
+            fd,
+            index,
+            tlb: vec![(0, 0); 256],
+            needs_reset: true,
+        };
+        for (reg, value) in [
+            (MAIR_EL1, sysregs::MAIR_EL1),
+            (TCR_EL1, sysregs::TCR_EL1),
+            (TTBR1_EL1, kernel_ttbr1),
+            (TTBR0_EL1, kernel_ttbr1),
+            (VBAR_EL1, CODE_VA),
+            (CPACR_EL1, sysregs::CPACR_EL1),
+            (CNTKCTL_EL1, sysregs::CNTKCTL_EL1),
+            (SCTLR_EL1, sysregs::SCTLR_EL1),
+            (core_reg::SP_EL1, frame_va(index)),
+        ] {
+            vcpu.set(reg, value)?;
+        }
+        Ok(vcpu)
+    }
+
+    pub(crate) fn set(&self, reg: u64, value: u64) -> Result<()> {
+        self.fd
+            .set_one_reg(reg, &value.to_le_bytes())
+            .map(drop)
+            .map_err(Error::kvm("KVM_SET_ONE_REG"))
+    }
+
+    pub(crate) fn get(&self, reg: u64) -> Result<u64> {
+        let mut b = [0u8; 8];
+        self.fd
+            .get_one_reg(reg, &mut b)
+            .map_err(Error::kvm("KVM_GET_ONE_REG"))?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Puts the vCPU at the start of the resume code at EL1 (it then loads its frame).
+    pub(crate) fn reset_to_resume(&mut self) -> Result<()> {
+        self.set(core_reg::PSTATE, sysregs::PSTATE_EL1H_MASKED)?;
+        self.set(core_reg::PC, CODE_VA + vectors::resume_offset())?;
+        self.needs_reset = false;
+        Ok(())
+    }
+}
