@@ -141,7 +141,6 @@ pub fn forward_signals(signaller: Signaller) {
 
 /// Run on KVM; with `fallback`, a KVM that exists but cannot be used (permissions, a VM
 /// limit) sends the program to ptrace instead, as when /dev/kvm is missing.
-#[cfg(target_arch = "x86_64")]
 fn run_kvm(
     opts: &Options,
     fallback: bool,
@@ -183,7 +182,6 @@ fn run_kvm(
 const KVM_MODE_ENV: &str = "RINGFENCE_KVM_MODE";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 enum KvmMode {
     /// The sentry runs at guest ring 0 and application traps come back without VM exits.
     Guest,
@@ -203,7 +201,6 @@ fn kvm_mode() -> Result<KvmMode> {
 }
 
 /// Size of the memory file: sparse, so only what the program touches costs memory.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const MEMORY_SIZE: u64 = 4 << 30;
 
 #[cfg(target_arch = "x86_64")]
@@ -212,21 +209,10 @@ fn run_ptrace(opts: &Options, on_start: OnStart) -> std::result::Result<Outcome,
     sentry::sandbox::run(ptrace, opts, on_start)
 }
 
+/// The ptrace platform's stub and instruction decoding are x86_64 code.
 #[cfg(not(target_arch = "x86_64"))]
 fn run_ptrace(_opts: &Options, _on_start: OnStart) -> std::result::Result<Outcome, SandboxError> {
     Err(SandboxError::Platform(
-        platform_kvm::Error::UnsupportedArch.into(),
-    ))
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn run_kvm(
-    _opts: &Options,
-    _fallback: bool,
-    _mode: KvmMode,
-    _on_start: OnStart,
-) -> std::result::Result<Outcome, SandboxError> {
-    Err(SandboxError::Platform(
-        platform_kvm::Error::UnsupportedArch.into(),
+        sentry::platform::ptrace::Error::UnsupportedArch.into(),
     ))
 }

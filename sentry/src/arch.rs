@@ -36,12 +36,13 @@ pub fn set_sp(regs: &mut Regs, sp: u64) {
     regs.sp = sp;
 }
 
-/// The thread pointer (FS base on x86_64). On aarch64 TPIDR_EL0 is not part of
-/// `user_pt_regs`; it comes with the aarch64 platform.
+/// The thread pointer (FS base on x86_64, TPIDR_EL0 on aarch64).
 #[cfg(target_arch = "x86_64")]
 pub fn set_tls(regs: &mut Regs, tls: u64) {
     regs.fs_base = tls;
 }
 
 #[cfg(target_arch = "aarch64")]
-pub fn set_tls(_regs: &mut Regs, _tls: u64) {}
+pub fn set_tls(regs: &mut Regs, tls: u64) {
+    regs.tpidr_el0 = tls;
+}

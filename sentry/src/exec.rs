@@ -205,6 +205,9 @@ pub fn load<P: Platform>(
         name: Arc::from("[stack]"),
     };
     mm.map_fixed(stack_top - STACK_SIZE, STACK_SIZE, stack_vma)?;
+    if cfg!(target_arch = "aarch64") {
+        map_sigreturn_page(mm)?;
+    }
     let mut random = [0u8; 16];
     getrandom::fill(&mut random).map_err(|_| Errno::EIO)?;
     let aux = AuxValues {
@@ -227,6 +230,32 @@ pub fn load<P: Platform>(
     })?;
     mm.copy_out(stack.sp, &stack.bytes)?;
     Ok(initial_regs(entry, stack.sp))
+}
+
+/// Where the sigreturn page is: the page above the stack, at the top of the address space.
+pub fn sigreturn_page(user_max: u64) -> u64 {
+    loader::layout::task_size(host_arch()).min(user_max) - crate::mm::PAGE
+}
+
+/// The aarch64 sigreturn trampoline (`mov x8, #139; svc #0`: rt_sigreturn), which handlers
+/// return into when the program gave no restorer, as Linux's vDSO provides it.
+const SIGRETURN_CODE: [u32; 2] = [0xd280_1168, 0xd400_0001];
+
+fn map_sigreturn_page<P: Platform>(mm: &mut MemoryManager<P>) -> Result<(), Errno> {
+    let page = sigreturn_page(mm.user_range().1);
+    let vma = Vma {
+        end: 0,
+        prot: ProtFlags::READ | ProtFlags::EXEC,
+        shared: false,
+        backing: Backing::Anonymous,
+        name: Arc::from("[sigpage]"),
+    };
+    mm.map_fixed(page, crate::mm::PAGE, vma)?;
+    let code: Vec<u8> = SIGRETURN_CODE
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    mm.poke(page, &code)
 }
 
 /// The application's stack pointer.
@@ -265,8 +294,11 @@ fn initial_regs(entry: u64, sp: u64) -> Regs {
 #[cfg(target_arch = "aarch64")]
 fn initial_regs(entry: u64, sp: u64) -> Regs {
     Regs {
-        pc: entry,
-        sp,
-        ..Regs::default()
+        user: abi::aarch64::UserRegs {
+            pc: entry,
+            sp,
+            ..Default::default()
+        },
+        tpidr_el0: 0,
     }
 }

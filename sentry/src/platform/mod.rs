@@ -1,7 +1,6 @@
 //! The platform contract: the seam between the sentry and the mechanisms that run
 //! application code (DESIGN.md, "The platform contract").
 
-#[cfg(target_arch = "x86_64")]
 pub mod kvm;
 pub mod ptrace;
 
@@ -10,8 +9,9 @@ pub use platform_kvm::{Access, MemoryFile, Perms, Trap};
 /// The application's registers, in the layout of the host architecture's ptrace regset.
 #[cfg(target_arch = "x86_64")]
 pub type Regs = abi::x86_64::UserRegs;
+/// On aarch64 with the thread pointer (TPIDR_EL0), which the regset leaves out.
 #[cfg(target_arch = "aarch64")]
-pub type Regs = abi::aarch64::UserRegs;
+pub type Regs = abi::aarch64::TaskRegs;
 
 /// Errors a platform reports to the sentry.
 #[derive(Debug, thiserror::Error)]

@@ -112,6 +112,9 @@ pub fn restore_frame(frame: &[u8], current: &UserRegs) -> Result<(UserRegs, SigS
 /// How many bytes the frame occupies below its address, and how far RSP is above it at
 /// `rt_sigreturn`.
 pub const FRAME_BYTES: u64 = FRAME_SIZE;
+/// Where the frame starts relative to RSP at `rt_sigreturn` (the handler's `ret` popped
+/// `pretcode`).
+pub const FRAME_AT_SIGRETURN: u64 = 8;
 
 #[cfg(test)]
 mod tests {

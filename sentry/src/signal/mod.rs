@@ -1,5 +1,7 @@
 //! Signals: actions per process, masks and pending signals per thread, and delivery.
 
+#[cfg(target_arch = "aarch64")]
+mod frame_aarch64;
 #[cfg(target_arch = "x86_64")]
 mod frame_x86_64;
 
@@ -9,8 +11,10 @@ use std::time::Instant;
 use abi::signal::*;
 use abi::{SigAction, SigInfo, SigSet, StackT};
 
+#[cfg(target_arch = "aarch64")]
+pub use frame_aarch64::{FRAME_AT_SIGRETURN, FRAME_BYTES, build_frame, restore_frame};
 #[cfg(target_arch = "x86_64")]
-pub use frame_x86_64::{FRAME_BYTES, build_frame, restore_frame};
+pub use frame_x86_64::{FRAME_AT_SIGRETURN, FRAME_BYTES, build_frame, restore_frame};
 
 /// What a signal does when its action is SIG_DFL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -186,7 +186,6 @@ pub fn renameat2<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Er
     Ok(0)
 }
 
-#[cfg(target_arch = "x86_64")]
 pub fn renameat<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
     renameat2(task, [a[0], a[1], a[2], a[3], 0, 0])
 }
@@ -279,7 +278,6 @@ pub fn getcwd<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno
     Ok(cwd.len() as u64)
 }
 
-#[cfg(target_arch = "x86_64")]
 pub fn truncate<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64, Errno> {
     let path = path(task, a[0])?;
     let ctx = task.fs().clone();

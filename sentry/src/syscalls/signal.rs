@@ -112,19 +112,19 @@ pub fn rt_sigpending<P: Platform>(task: &mut Task<P>, a: [u64; 6]) -> Result<u64
 }
 
 /// `rt_sigreturn()`: back from a handler to the state its frame saved.
-#[cfg(target_arch = "x86_64")]
 pub fn rt_sigreturn<P: Platform>(task: &mut Task<P>, _: [u64; 6]) -> Result<u64, Errno> {
-    let frame_addr = task.regs.rsp.wrapping_sub(8);
+    let frame_addr =
+        crate::exec::stack_pointer(&task.regs).wrapping_sub(crate::signal::FRAME_AT_SIGRETURN);
     let mut frame = vec![0u8; crate::signal::FRAME_BYTES as usize];
     if task.copy_in(frame_addr, &mut frame).is_err() {
         task.force_signal(SigInfo::fault(SIGSEGV, 0x80, 0));
-        return Ok(task.regs.rax);
+        return Ok(task.regs.return_value());
     }
     let (regs, mask) = crate::signal::restore_frame(&frame, &task.regs)?;
     task.regs = regs;
     task.signals.lock().mask = SigSet::from_bits(mask.bits() & !SigSet::UNBLOCKABLE.bits());
-    // The return value is the restored RAX, so the interrupted code sees its own.
-    Ok(task.regs.rax)
+    // The return value is the restored RAX (x0), so the interrupted code sees its own.
+    Ok(task.regs.return_value())
 }
 
 /// `kill(pid, sig)`: process groups are not tracked, so 0 and negative pids mean the

@@ -72,7 +72,6 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         RMDIR => fs::rmdir,
         #[cfg(target_arch = "x86_64")]
         RENAME => fs::rename,
-        #[cfg(target_arch = "x86_64")]
         RENAMEAT => fs::renameat,
         #[cfg(target_arch = "x86_64")]
         SYMLINK => fs::symlink,
@@ -80,7 +79,6 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         READLINK => fs::readlink,
         #[cfg(target_arch = "x86_64")]
         LINK => fs::link,
-        #[cfg(target_arch = "x86_64")]
         TRUNCATE => fs::truncate,
         #[cfg(target_arch = "x86_64")]
         ACCESS => fs::access,
@@ -129,7 +127,6 @@ pub fn handler<P: Platform>(nr: u32) -> Option<Handler<P>> {
         RT_SIGPROCMASK => signal::rt_sigprocmask,
         RT_SIGPENDING => signal::rt_sigpending,
         RT_SIGSUSPEND => signal::rt_sigsuspend,
-        #[cfg(target_arch = "x86_64")]
         RT_SIGRETURN => signal::rt_sigreturn,
         KILL => signal::kill,
         TGKILL => signal::tgkill,

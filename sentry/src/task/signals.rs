@@ -1,6 +1,5 @@
 //! Delivering signals to a task: default actions, handler frames and syscall restarts.
 
-#[cfg(target_arch = "x86_64")]
 use abi::SigSet;
 use abi::signal::*;
 use abi::{Errno, SigInfo};
@@ -84,7 +83,6 @@ impl<P: Platform> Task<P> {
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
     fn enter_handler(&mut self, info: &SigInfo, handler: u64, action: abi::SigAction) {
         let sig = info.si_signo;
         let (old_mask, altstack) = {
@@ -99,24 +97,25 @@ impl<P: Platform> Task<P> {
             p.mask = mask;
             (old, p.altstack)
         };
+        let sp_now = crate::exec::stack_pointer(&self.regs);
         let on_alt = action.flags & SaFlags::ONSTACK.bits() != 0
             && altstack.ss_size != 0
             && altstack.ss_flags & 2 == 0 // SS_DISABLE
-            && !(self.regs.rsp > altstack.ss_sp && self.regs.rsp <= altstack.ss_sp + altstack.ss_size);
+            && !(sp_now > altstack.ss_sp && sp_now <= altstack.ss_sp + altstack.ss_size);
         let sp = if on_alt {
             altstack.ss_sp + altstack.ss_size
         } else {
-            self.regs.rsp
+            sp_now
+        };
+        // Without SA_RESTORER (glibc on aarch64 never sets it), the handler returns into
+        // the sigreturn page exec mapped, as Linux's into its vDSO trampoline.
+        let restorer = if action.flags & SaFlags::RESTORER.bits() != 0 {
+            action.restorer
+        } else {
+            crate::exec::sigreturn_page(self.mm().user_range().1)
         };
         let (frame, bytes, entry) = signal::build_frame(
-            &self.regs,
-            sp,
-            on_alt,
-            info,
-            handler,
-            action.restorer,
-            old_mask,
-            &altstack,
+            &self.regs, sp, on_alt, info, handler, restorer, old_mask, &altstack,
         );
         if self.copy_out(frame, &bytes).is_err() {
             // No room for the frame: Linux kills with SIGSEGV.
@@ -128,11 +127,5 @@ impl<P: Platform> Task<P> {
             let mut actions = self.actions.lock().unwrap_or_else(|e| e.into_inner());
             actions[sig as usize] = abi::SigAction::default();
         }
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
-    fn enter_handler(&mut self, info: &SigInfo, _handler: u64, _action: abi::SigAction) {
-        // Handler frames for aarch64 come with the aarch64 platform.
-        self.exit_group(ExitStatus::Signaled(info.si_signo));
     }
 }

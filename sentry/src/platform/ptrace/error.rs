@@ -56,6 +56,8 @@ pub enum Error {
     BadRegisters(&'static str),
     #[error("the ptrace platform's stub thread has stopped")]
     StubThreadGone,
+    #[error("the ptrace platform supports only x86_64 (use the kvm platform)")]
+    UnsupportedArch,
 }
 
 impl Error {
