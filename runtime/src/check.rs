@@ -9,26 +9,16 @@ use std::process::ExitCode;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
-#[cfg(not(target_arch = "x86_64"))]
-pub fn platform() -> Result<ExitCode> {
-    Err("the KVM platform does not support this architecture yet".into())
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-pub fn run(_syscalls: u64, _backend: Option<&str>) -> Result<ExitCode> {
-    Err("the KVM platform does not support this architecture yet".into())
-}
-
-#[cfg(target_arch = "x86_64")]
 pub use program::{platform, run};
 
-#[cfg(target_arch = "x86_64")]
 mod program {
     use std::time::Instant;
 
     use abi::errno::Errno;
+    #[cfg(target_arch = "aarch64")]
+    use abi::syscalls::aarch64::{name, nr};
+    #[cfg(target_arch = "x86_64")]
     use abi::syscalls::x86_64::{name, nr};
-    use abi::x86_64::UserRegs;
     use platform_kvm::{AddressSpace, Context, Machine, Perms, Trap};
 
     use std::io::Write;
@@ -64,6 +54,7 @@ mod program {
         Ok(ExitCode::SUCCESS)
     }
 
+    #[cfg(target_arch = "x86_64")]
     core::arch::global_asm!(
         ".pushsection .rodata.ringfence_check, \"a\"",
         ".globl ringfence_check_program",
@@ -99,6 +90,67 @@ mod program {
         ".popsection",
     );
 
+    #[cfg(target_arch = "aarch64")]
+    core::arch::global_asm!(
+        ".pushsection .rodata.ringfence_check, \"a\"",
+        ".globl ringfence_check_program",
+        "ringfence_check_program:",
+        "mov x8, #64", // write(1, message, len)
+        "mov x0, #1",
+        "adr x1, 5f",
+        "adr x2, 6f",
+        "sub x2, x2, x1",
+        "svc #0",
+        "mov x20, #0",
+        "2:",
+        "mov x8, #172", // getpid, x19 times; the sandbox's pid is 1
+        "svc #0",
+        "cmp x0, #1",
+        "b.ne 4f",
+        "add x20, x20, #1",
+        "cmp x20, x19",
+        "b.lo 2b",
+        "mov x8, #94", // exit_group(0)
+        "mov x0, #0",
+        "svc #0",
+        "4:",
+        "mov x8, #94", // exit_group(3): getpid returned something else
+        "mov x0, #3",
+        "svc #0",
+        "udf #0",
+        "5:",
+        ".ascii \"hello from EL0\\n\"",
+        "6:",
+        ".globl ringfence_check_program_end",
+        "ringfence_check_program_end:",
+        ".popsection",
+    );
+
+    /// The registers the program starts with: at `CODE`, `syscalls` getpid calls to make.
+    #[cfg(target_arch = "x86_64")]
+    fn start_regs(syscalls: u64) -> sentry::platform::Regs {
+        abi::x86_64::UserRegs {
+            rip: CODE,
+            eflags: 0x202,
+            r13: syscalls,
+            ..Default::default()
+        }
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    fn start_regs(syscalls: u64) -> sentry::platform::Regs {
+        let mut x = [0; 31];
+        x[19] = syscalls;
+        abi::aarch64::TaskRegs {
+            user: abi::aarch64::UserRegs {
+                regs: x,
+                pc: CODE,
+                ..Default::default()
+            },
+            tpidr_el0: 0,
+        }
+    }
+
     unsafe extern "C" {
         safe static ringfence_check_program: u8;
         safe static ringfence_check_program_end: u8;
@@ -112,6 +164,12 @@ mod program {
     }
 
     const CODE: u64 = 0x40_0000;
+    /// Where the program runs, in the architecture's words.
+    const USER_LEVEL: &str = if cfg!(target_arch = "aarch64") {
+        "EL0"
+    } else {
+        "guest ring 3"
+    };
     const PAGE: u64 = 4096;
 
     /// Copy `len` bytes of application memory at `addr`, page by page.
@@ -140,12 +198,7 @@ mod program {
         machine.memory().write(0, program())?;
         space.map(CODE, PAGE, 0, Perms::READ | Perms::EXECUTE)?;
         let mut ctx = Context::new(&machine);
-        let mut regs = UserRegs {
-            rip: CODE,
-            eflags: 0x202,
-            r13: syscalls,
-            ..UserRegs::default()
-        };
+        let mut regs = start_regs(syscalls);
         let mut getpids = 0u64;
         let mut started = None;
         let exits_before = machine.exit_stats();
@@ -155,7 +208,7 @@ mod program {
             if trap != Trap::Syscall {
                 eprintln!(
                     "ringfence check: the program stopped with {trap:?} at {:#x}",
-                    regs.rip
+                    regs.ip()
                 );
                 break 128 + 11;
             }
@@ -189,7 +242,7 @@ mod program {
         let elapsed = started.map(|s| s.elapsed()).unwrap_or_default();
         let exits = machine.exit_stats().since(&exits_before);
         eprintln!(
-            "ringfence check: {} — {getpids} syscalls at guest ring 3, {:.0} ns each, \
+            "ringfence check: {} — {getpids} syscalls at {USER_LEVEL}, {:.0} ns each, \
              {:.2} VM exits per syscall ({exits}); exit status {status}",
             sentry::platform::Platform::description(&kvm),
             elapsed.as_nanos() as f64 / getpids.max(1) as f64,
