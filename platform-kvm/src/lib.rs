@@ -20,7 +20,7 @@ mod aarch64;
 mod x86_64;
 
 #[cfg(target_arch = "aarch64")]
-pub use aarch64::{AddressSpace, Context, FpState, Interrupter, Machine, MachineConfig};
+pub use aarch64::{AddressSpace, Context, FpState, GuestMode, Interrupter, Machine, MachineConfig};
 pub use backend::Backend;
 pub use error::{Error, Result};
 pub use memfile::MemoryFile;

@@ -60,8 +60,6 @@ impl PhysMap {
     /// Make `size` bytes of host memory at `hva`, which the caller does not own (the
     /// sentry's own text, heap and stacks, for guest mode), a memory slot of `vm`; its
     /// guest-physical address.
-    // Used by the x86_64 software backend and guest mode.
-    #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
     pub(crate) fn add_host(&mut self, vm: &VmFd, hva: u64, size: u64) -> Result<u64> {
         let gpa = self.next_gpa;
         let slot = kvm_userspace_memory_region {

@@ -47,6 +47,12 @@ impl TablePool {
         self.free.append(&mut self.quarantine);
     }
 
+    // The aarch64 machine records where its pool sits (guest mode maps it).
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    pub(crate) fn region(&self) -> &HostRegion {
+        &self.region
+    }
+
     pub(crate) fn region_mut(&mut self) -> &mut HostRegion {
         &mut self.region
     }

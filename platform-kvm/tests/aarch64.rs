@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use abi::aarch64::TaskRegs;
 use platform_kvm::{
-    Access, AddressSpace, Context, ExitReason, Machine, MachineConfig, Perms, Trap,
+    Access, AddressSpace, Context, ExitReason, GuestMode, Machine, MachineConfig, Perms, Trap,
 };
 
 const PAGE: u64 = 4096;
@@ -508,5 +508,274 @@ fn more_spinning_threads_than_vcpus_all_get_to_run() {
         }
     }
     eprintln!("the setter ran after {:?}", started.elapsed());
+    assert_eq!(spinner.join().unwrap(), Trap::Syscall);
+}
+
+// --- guest mode: the sentry's thread at EL1 ---
+
+/// Runs `f` in guest mode on this thread (the test's switches then use `switch_in_guest`).
+fn in_guest_mode<R>(machine: &Arc<Machine>, f: impl FnOnce(&GuestMode) -> R) -> R {
+    let guest = GuestMode::new(machine).expect("guest mode");
+    let mut out = None;
+    guest
+        .run(|| out = Some(f(&guest)))
+        .expect("guest mode runs");
+    out.expect("the closure ran")
+}
+
+#[test]
+fn guest_mode_syscalls_come_back_without_exits() {
+    let Some(machine) = machine_with(2) else {
+        return;
+    };
+    let (space, _) = space_with_code(&machine);
+    let mut ctx = Context::new(&machine);
+    const N: u64 = 20_000;
+    let (exits, other_exits) = in_guest_mode(&machine, |guest| {
+        let mut regs = regs_at(at(&rf_syscalls));
+        regs.regs[1..6].copy_from_slice(&[11, 12, 13, 14, 15]);
+        // Warm up: the first switches map the sentry's code, stack and data into its table.
+        for _ in 0..100 {
+            ctx.switch_in_guest(guest, &mut regs, &space).unwrap();
+        }
+        regs = regs_at(at(&rf_syscalls));
+        regs.regs[1..6].copy_from_slice(&[11, 12, 13, 14, 15]);
+        let before = machine.exit_stats();
+        let mut sum = 0u64;
+        for i in 0..N {
+            let trap = ctx.switch_in_guest(guest, &mut regs, &space).unwrap();
+            assert_eq!(trap, Trap::Syscall, "syscall {i} at pc {:#x}", regs.pc);
+            assert_eq!(regs.syscall_nr(), i);
+            assert_eq!(regs.regs[20], sum);
+            assert_eq!(regs.syscall_args()[1..], [11, 12, 13, 14, 15]);
+            regs.set_return(i * 3);
+            sum += i * 3;
+        }
+        let after = machine.exit_stats().since(&before);
+        (after.total(), after.get(ExitReason::Other))
+    });
+    eprintln!("{N} application syscalls in guest mode: {exits} VM exits");
+    assert_eq!(other_exits, 0);
+    assert!(exits <= 4, "{exits} exits for {N} syscalls");
+}
+
+#[test]
+fn guest_mode_leaves_for_host_calls_and_keeps_the_sentry_state() {
+    let Some(machine) = machine_with(2) else {
+        return;
+    };
+    let (space, pages) = space_with_code(&machine);
+    data_page(&machine, &pages, &space, DATA, Perms::READ, 0x77);
+    let mut ctx = Context::new(&machine);
+    in_guest_mode(&machine, |guest| {
+        // Sentry state that must survive: floating point, a heap value, a host file.
+        let mut acc = 1.5f64;
+        let mut seen = Vec::new();
+        for round in 0..200u64 {
+            let mut regs = regs_at(at(&rf_load));
+            regs.regs[0] = DATA;
+            let trap = ctx.switch_in_guest(guest, &mut regs, &space).unwrap();
+            assert_eq!(trap, Trap::Syscall);
+            assert_eq!(regs.regs[1], 0x77);
+            acc = acc * 1.25 - 0.5;
+            seen.push(round);
+            if round % 20 == 0 {
+                // Host calls from guest mode: they leave it and run natively.
+                let pid = std::process::id();
+                let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+                assert!(stat.starts_with(&format!("{pid} ")));
+            }
+        }
+        let mut expect = 1.5f64;
+        for _ in 0..200 {
+            expect = expect * 1.25 - 0.5;
+        }
+        assert_eq!(acc.to_bits(), expect.to_bits());
+        assert_eq!(seen, (0..200).collect::<Vec<_>>());
+    });
+    // Back on the host, the exit-per-trap switch still works on the same machine.
+    let mut regs = regs_at(at(&rf_load));
+    regs.regs[0] = DATA;
+    assert_eq!(ctx.switch(&mut regs, &space).unwrap(), Trap::Syscall);
+}
+
+#[test]
+fn guest_mode_faults_exceptions_and_fp_state() {
+    let Some(machine) = machine_with(1) else {
+        return;
+    };
+    let (space, pages) = space_with_code(&machine);
+    let mut one = Context::new(&machine);
+    let mut two = Context::new(&machine);
+    in_guest_mode(&machine, |guest| {
+        let mut regs = regs_at(at(&rf_store));
+        regs.regs[0] = DATA + 0x40;
+        let trap = one.switch_in_guest(guest, &mut regs, &space).unwrap();
+        assert_eq!(
+            trap,
+            Trap::Fault {
+                addr: DATA + 0x40,
+                access: Access::Write,
+                present: false
+            }
+        );
+        let offset = data_page(
+            &machine,
+            &pages,
+            &space,
+            DATA,
+            Perms::READ | Perms::WRITE,
+            0,
+        );
+        regs.regs[1] = 0xfeed;
+        assert_eq!(
+            one.switch_in_guest(guest, &mut regs, &space).unwrap(),
+            Trap::Syscall
+        );
+        assert_eq!(read_word(&machine, offset + 0x40), 0xfeed);
+
+        let mut regs = regs_at(at(&rf_brk));
+        assert!(matches!(
+            one.switch_in_guest(guest, &mut regs, &space).unwrap(),
+            Trap::Exception { vector: 0x3c, .. }
+        ));
+        // The kernel's pages stay out of reach from guest mode too.
+        let mut regs = regs_at(at(&rf_load));
+        regs.regs[0] = KERNEL_FRAME;
+        assert_eq!(
+            one.switch_in_guest(guest, &mut regs, &space).unwrap(),
+            Trap::Fault {
+                addr: KERNEL_FRAME,
+                access: Access::Read,
+                present: true
+            }
+        );
+
+        let mut r1 = regs_at(at(&rf_fp));
+        r1.regs[0] = 0x1111_2222_3333_4444;
+        let mut r2 = regs_at(at(&rf_fp));
+        r2.regs[0] = 0x5555_6666_7777_8888;
+        let sentry_fp = std::hint::black_box(2.75f64);
+        assert_eq!(
+            one.switch_in_guest(guest, &mut r1, &space).unwrap(),
+            Trap::Syscall
+        );
+        assert_eq!(
+            two.switch_in_guest(guest, &mut r2, &space).unwrap(),
+            Trap::Syscall
+        );
+        assert_eq!(
+            one.switch_in_guest(guest, &mut r1, &space).unwrap(),
+            Trap::Syscall
+        );
+        assert_eq!(
+            two.switch_in_guest(guest, &mut r2, &space).unwrap(),
+            Trap::Syscall
+        );
+        assert_eq!(r1.regs[0], 0x1111_2222_3333_4444);
+        assert_eq!(r2.regs[0], 0x5555_6666_7777_8888);
+        assert_eq!(std::hint::black_box(sentry_fp) * 2.0, 5.5);
+    });
+}
+
+#[test]
+fn guest_mode_interrupt_takes_a_spinning_application_out() {
+    let Some(machine) = machine_with(2) else {
+        return;
+    };
+    let (space, pages) = space_with_code(&machine);
+    let flag = data_page(
+        &machine,
+        &pages,
+        &space,
+        DATA,
+        Perms::READ | Perms::WRITE,
+        0,
+    );
+    let mut ctx = Context::new(&machine);
+    let interrupter = ctx.interrupter();
+    let (trap, latency, regs) = in_guest_mode(&machine, |guest| {
+        let mut regs = regs_at(at(&rf_spin));
+        regs.regs[0] = DATA;
+        regs.regs[5] = 0x5555;
+        let kicker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            let sent = Instant::now();
+            interrupter.interrupt();
+            sent
+        });
+        let trap = ctx.switch_in_guest(guest, &mut regs, &space).unwrap();
+        (trap, kicker.join().unwrap().elapsed(), regs)
+    });
+    eprintln!("guest mode: interrupt to return {latency:?}");
+    assert_eq!(trap, Trap::Interrupted);
+    assert!(latency < Duration::from_secs(1));
+    assert_eq!(regs.regs[5], 0x5555);
+    assert!((at(&rf_spin)..at(&rf_spin) + 12).contains(&regs.pc));
+    machine.memory().write(flag, &1u64.to_le_bytes()).unwrap();
+    let mut regs = regs;
+    in_guest_mode(&machine, |guest| {
+        assert_eq!(
+            ctx.switch_in_guest(guest, &mut regs, &space).unwrap(),
+            Trap::Syscall
+        );
+    });
+}
+
+#[test]
+fn guest_mode_threads_share_one_vcpu() {
+    // A spinner in guest mode holds the only vCPU; the setter's thread must get it.
+    let Some(machine) = machine_with(1) else {
+        return;
+    };
+    let (space, pages) = space_with_code(&machine);
+    data_page(
+        &machine,
+        &pages,
+        &space,
+        DATA,
+        Perms::READ | Perms::WRITE,
+        0,
+    );
+    let space = Arc::new(space);
+    let guest = GuestMode::new(&machine).unwrap();
+    let spinner = {
+        let (machine, space, guest) = (machine.clone(), space.clone(), guest.clone());
+        std::thread::spawn(move || {
+            let mut out = None;
+            guest
+                .run(|| {
+                    let mut ctx = Context::new(&machine);
+                    let mut regs = regs_at(at(&rf_spin));
+                    regs.regs[0] = DATA;
+                    out = Some(loop {
+                        match ctx.switch_in_guest(&guest, &mut regs, &space).unwrap() {
+                            Trap::Interrupted => continue,
+                            other => break other,
+                        }
+                    });
+                })
+                .unwrap();
+            out.unwrap()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    guest
+        .run(|| {
+            let mut ctx = Context::new(&machine);
+            let mut regs = regs_at(at(&rf_set_flag));
+            regs.regs[0] = DATA;
+            regs.regs[1] = 1;
+            loop {
+                match ctx.switch_in_guest(&guest, &mut regs, &space).unwrap() {
+                    Trap::Interrupted => continue,
+                    other => {
+                        assert_eq!(other, Trap::Syscall);
+                        break;
+                    }
+                }
+            }
+        })
+        .unwrap();
     assert_eq!(spinner.join().unwrap(), Trap::Syscall);
 }

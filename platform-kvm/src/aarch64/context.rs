@@ -18,6 +18,7 @@ use ring0::aarch64::{syndrome, sysregs, vectors};
 
 use super::address_space::{AddressSpace, Loadable};
 use super::frame::Frame;
+use super::guest_mode::{self, GuestMode};
 use super::machine::{EXIT_GPA, Machine};
 use super::vcpu::{Vcpu, core_reg};
 use crate::error::{Error, Result};
@@ -89,6 +90,67 @@ impl Context {
         Interrupter(self.shared.clone())
     }
 
+    /// [`Context::switch`] from guest mode (inside `guest`'s `run` on this thread): the
+    /// thread enters guest mode if it is not in it, and the application's traps come back to
+    /// it at EL1 without VM exits; kicks still interrupt it (and take it out of guest mode).
+    pub fn switch_in_guest(
+        &mut self,
+        guest: &GuestMode,
+        regs: &mut TaskRegs,
+        space: &AddressSpace,
+    ) -> Result<Trap> {
+        if !Arc::ptr_eq(space.machine(), &self.machine)
+            || !Arc::ptr_eq(guest.machine(), &self.machine)
+        {
+            return Err(Error::InvalidRange {
+                addr: 0,
+                len: 0,
+                why: "address space or guest mode belongs to another machine",
+            });
+        }
+        let loadable = space.loadable()?;
+        if self.shared.pending.swap(false, Ordering::AcqRel) {
+            return Ok(Trap::Interrupted);
+        }
+        // The vCPU may change from one entry to the next: a kick reaches the thread, and its
+        // signal handler the vCPU it runs (`guest_mode::on_kick`).
+        self.shared.register(std::ptr::null_mut(), loadable.id);
+        let index = match guest.enter() {
+            Ok(index) => index,
+            Err(e) => {
+                self.shared.unregister();
+                return Err(e);
+            }
+        };
+        // From here to the copy-out below the thread is at EL1 and stays there: nothing in
+        // between makes a host call (faults on sentry memory are mapped in the guest, kicks
+        // only mark the frame), so the frame stays this thread's.
+        let frame_ptr = guest.frame(index);
+        let flush = self.machine.tlb_stale(index, &loadable);
+        // SAFETY: this thread holds vCPU `index` (it is in guest mode on it): the frame is
+        // its own while the switch is not running the application.
+        unsafe { store(&mut *frame_ptr, regs, &self.fp, loadable.ttbr0, flush) };
+        let vector = guest_mode::switch(index);
+        // SAFETY: as above; the application stopped.
+        let frame = unsafe { &mut *frame_ptr };
+        if vector != kind::NOT_RUN {
+            load(frame, regs, &mut self.fp);
+        }
+        let (esr, far) = (frame.esr, frame.far);
+        let leave = std::mem::take(&mut frame.leave) != 0;
+        self.shared.unregister();
+        self.shared.pending.store(false, Ordering::Release);
+        if leave {
+            guest_mode::leave();
+        }
+        if vector == kind::NOT_RUN {
+            return Ok(Trap::Interrupted);
+        }
+        syndrome::decode(vector, esr, far).ok_or_else(|| {
+            Error::GuestFailure(format!("guest-mode switch returned vector {vector}"))
+        })
+    }
+
     /// Run the application with `regs` in `space` until it traps; `regs` then holds its
     /// state at the trap.
     pub fn switch(&mut self, regs: &mut TaskRegs, space: &AddressSpace) -> Result<Trap> {
@@ -108,7 +170,7 @@ impl Context {
         let result = self.run(&mut vcpu, regs, loadable);
         if result.is_err() {
             vcpu.needs_reset = true;
-            vcpu.tlb.fill((0, 0));
+            self.machine.forget_tlb(vcpu.index);
         }
         self.machine.pool.release(vcpu);
         result
@@ -116,14 +178,18 @@ impl Context {
 
     fn run(&mut self, vcpu: &mut Vcpu, regs: &mut TaskRegs, space: Loadable) -> Result<Trap> {
         let frame_ptr = self.machine.frame(vcpu.index);
-        let record = &mut vcpu.tlb[usize::from(space.asid)];
-        let flush = *record != (space.id, space.generation);
-        *record = (space.id, space.generation);
+        let flush = self.machine.tlb_stale(vcpu.index, &space);
         // SAFETY: this thread holds the vCPU, which is not running, so nothing else reads or
         // writes its frame (see `Machine::frame`); the frame is a live page of the entry area.
-        unsafe { store(&mut *frame_ptr, regs, &self.fp, space.ttbr0, flush) };
+        unsafe {
+            let frame = &mut *frame_ptr;
+            store(frame, regs, &self.fp, space.ttbr0, flush);
+            frame.mode = 0;
+            frame.enter = 0;
+            frame.leave = 0;
+        }
         if vcpu.needs_reset {
-            vcpu.reset_to_resume()?;
+            vcpu.reset_to_dispatch()?;
         }
         self.shared
             .register(std::ptr::from_mut(vcpu.fd.get_kvm_run()), space.id);
@@ -176,7 +242,7 @@ impl Context {
             vcpu.fd.set_kvm_immediate_exit(0);
             let pc = vcpu.get(core_reg::PC)?;
             let offset = pc.wrapping_sub(CODE_VA);
-            if offset < vectors::resume_offset() {
+            if offset < vectors::dispatch_offset() {
                 // Saving a trap: let it finish, the trap is real.
                 continue;
             }
@@ -287,10 +353,12 @@ impl Shared {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(r) = running.as_mut().filter(|r| !r.kicked) {
             r.kicked = true;
-            // SAFETY: while registered, `r.run` is the live kvm_run mapping of the vCPU the
-            // context's thread is running; a one-byte volatile store to `immediate_exit` is
-            // how KVM documents asynchronous kicks.
-            unsafe { std::ptr::write_volatile(&raw mut (*r.run).immediate_exit, 1) };
+            if !r.run.is_null() {
+                // SAFETY: while registered, `r.run` is the live kvm_run mapping of the vCPU
+                // the context's thread is running; a one-byte volatile store to
+                // `immediate_exit` is how KVM documents asynchronous kicks.
+                unsafe { std::ptr::write_volatile(&raw mut (*r.run).immediate_exit, 1) };
+            }
             // SAFETY: the thread is registered, so it is alive (it unregisters under this
             // lock before it can exit); the kick signal has a no-op handler.
             unsafe { libc::pthread_kill(r.thread, kick_signal()) };
@@ -305,9 +373,12 @@ pub(crate) fn kick_signal() -> i32 {
 
 pub(crate) fn install_kick_handler() {
     static ONCE: Once = Once::new();
-    extern "C" fn on_kick(_: libc::c_int) {}
+    extern "C" fn on_kick(_: libc::c_int) {
+        super::guest_mode::on_kick();
+    }
     ONCE.call_once(|| {
-        // SAFETY: a zeroed sigaction is a valid starting value; the handler does nothing.
+        // SAFETY: a zeroed sigaction is a valid starting value; the handler is
+        // async-signal-safe.
         // SA_RESTART keeps the kick from failing unrelated host calls with EINTR (KVM_RUN
         // still returns EINTR).
         unsafe {

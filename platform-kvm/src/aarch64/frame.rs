@@ -17,8 +17,15 @@ pub(crate) struct Frame {
     pub kind: u64,
     pub fpsr: u64,
     pub fpcr: u64,
-    _reserved: [u64; 22],
+    pub mode: u64,
+    pub enter: u64,
+    pub leave: u64,
+    pub sentry_ttbr0: u64,
+    _reserved: [u64; 18],
     pub v: [u128; 32],
+    /// The sentry's callee-saved state during a guest-mode switch (x19-x30, SP, TPIDR_EL0,
+    /// FPCR, d8-d15); only the entry code uses it.
+    _sentry: [u64; 24],
 }
 
 const _: () = {
@@ -36,5 +43,10 @@ const _: () = {
     assert!(offset_of!(Frame, fpsr) == frame::FPSR as usize);
     assert!(offset_of!(Frame, fpcr) == frame::FPCR as usize);
     assert!(offset_of!(Frame, v) == frame::V as usize);
+    assert!(offset_of!(Frame, mode) == frame::MODE as usize);
+    assert!(offset_of!(Frame, enter) == frame::ENTER as usize);
+    assert!(offset_of!(Frame, leave) == frame::LEAVE as usize);
+    assert!(offset_of!(Frame, sentry_ttbr0) == frame::SENTRY_TTBR0 as usize);
+    assert!(offset_of!(Frame, _sentry) == frame::SENTRY as usize);
     assert!(core::mem::size_of::<Frame>() == frame::SIZE as usize);
 };

@@ -14,6 +14,7 @@ use ring0::pagetables::aarch64::{Aarch64Upper, ttbr_value};
 use ring0::pagetables::pcid::{Asid8Allocator, MAX_ASID8};
 use ring0::pagetables::{PageTables, Perms};
 
+use super::address_space::Loadable;
 use super::context::Shared;
 use super::frame::Frame;
 use super::pool::VcpuPool;
@@ -63,7 +64,7 @@ impl Default for MachineConfig {
 pub struct Machine {
     // Field order is drop order: vCPUs and the VM go before the memory they map.
     pub(crate) pool: VcpuPool,
-    _vm: VmFd,
+    vm: VmFd,
     _kvm: Kvm,
     pub(crate) exits: ExitCounters,
     pub(crate) memory: MemoryFile,
@@ -72,6 +73,15 @@ pub struct Machine {
     /// The code page, then one frame page per vCPU.
     entry: HostRegion,
     pub(crate) asids: Mutex<Asid8Allocator>,
+    /// Per vCPU, per ASID: the address space (id, generation) whose translations the vCPU's
+    /// TLB may hold. Only the thread holding the vCPU uses its record.
+    pub(crate) tlbs: Vec<Mutex<Vec<(u64, u64)>>>,
+    /// Where host regions sit in guest-physical memory; grows as guest mode maps more of the
+    /// sentry.
+    physmap: Mutex<PhysMap>,
+    /// (host address, size, guest-physical address) of the memory file, the page tables and
+    /// the entry area.
+    own: [(u64, u64, u64); 3],
     next_space: AtomicU64,
     /// Every context of the machine, to take them out of an address space that changed.
     pub(crate) contexts: Mutex<Vec<Weak<Shared>>>,
@@ -114,16 +124,21 @@ impl Machine {
         entry.write(0, vectors::code_page())?;
         physmap.add(&vm, &mut entry)?;
 
+        let own = [memory.region(), tables.region(), &entry]
+            .map(|r| (r.host_ptr() as u64, r.size(), r.gpa()));
         let kernel = build_kernel_tables(&mut tables, &entry, vcpus)?;
         let ttbr1 = ttbr_value(kernel.root(), 0);
         let vcpus = (0..vcpus)
             .map(|i| Vcpu::new(&vm, i, ttbr1))
             .collect::<Result<Vec<_>>>()?;
+        let tlbs = (0..vcpus.len())
+            .map(|_| Mutex::new(vec![(0, 0); usize::from(MAX_ASID8) + 1]))
+            .collect();
         let pool = VcpuPool::new(vcpus);
         tracing::debug!(vcpus = pool.len(), "KVM machine ready (aarch64)");
         Ok(Arc::new(Machine {
             pool,
-            _vm: vm,
+            vm,
             _kvm: kvm,
             exits: ExitCounters::default(),
             memory,
@@ -131,6 +146,9 @@ impl Machine {
             _kernel: kernel,
             entry,
             asids: Mutex::new(Asid8Allocator::new(MAX_ASID8)),
+            tlbs,
+            physmap: Mutex::new(physmap),
+            own,
             next_space: AtomicU64::new(1),
             contexts: Mutex::new(Vec::new()),
         }))
@@ -171,6 +189,47 @@ impl Machine {
             .host_ptr()
             .wrapping_add(PAGE as usize * (1 + index))
             .cast()
+    }
+
+    /// The host regions the machine owns, as (host address, size, guest-physical address):
+    /// the memory file, the page tables and the entry area.
+    pub(crate) fn own_regions(&self) -> [(u64, u64, u64); 3] {
+        self.own
+    }
+
+    /// Gives `region` a guest-physical address and makes it a memory slot (the caller keeps
+    /// it alive as long as the machine).
+    pub(crate) fn add_region(&self, region: &mut HostRegion) -> Result<()> {
+        self.physmap
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(&self.vm, region)
+            .map(drop)
+    }
+
+    /// Makes host memory `[hva, hva + size)` reachable from the guest; its guest-physical
+    /// address.
+    pub(crate) fn add_host_slot(&self, hva: u64, size: u64) -> Result<u64> {
+        self.physmap
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add_host(&self.vm, hva, size)
+    }
+
+    /// Whether vCPU `index` must flush `space`'s ASID before running it; records that it
+    /// will hold the space's current translations.
+    pub(crate) fn tlb_stale(&self, index: usize, space: &Loadable) -> bool {
+        let mut records = self.tlbs[index].lock().unwrap_or_else(|e| e.into_inner());
+        let record = &mut records[usize::from(space.asid)];
+        let stale = *record != (space.id, space.generation);
+        *record = (space.id, space.generation);
+        stale
+    }
+
+    /// After a failure on vCPU `index`: assume its TLB holds anything.
+    pub(crate) fn forget_tlb(&self, index: usize) {
+        let mut records = self.tlbs[index].lock().unwrap_or_else(|e| e.into_inner());
+        records.fill((0, 0));
     }
 
     pub(crate) fn next_space_id(&self) -> u64 {

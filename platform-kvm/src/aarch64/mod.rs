@@ -4,10 +4,12 @@
 mod address_space;
 mod context;
 mod frame;
+mod guest_mode;
 mod machine;
 mod pool;
 mod vcpu;
 
 pub use address_space::AddressSpace;
 pub use context::{Context, FpState, Interrupter};
+pub use guest_mode::GuestMode;
 pub use machine::{Machine, MachineConfig};

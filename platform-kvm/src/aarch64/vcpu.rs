@@ -44,12 +44,11 @@ const TCR_EL1: u64 = sys_reg(3, 0, 2, 0, 2);
 const MAIR_EL1: u64 = sys_reg(3, 0, 10, 2, 0);
 const VBAR_EL1: u64 = sys_reg(3, 0, 12, 0, 0);
 const CNTKCTL_EL1: u64 = sys_reg(3, 0, 14, 1, 0);
+const TPIDR_EL1: u64 = sys_reg(3, 0, 13, 0, 4);
 
 pub(crate) struct Vcpu {
     pub fd: VcpuFd,
     pub index: usize,
-    /// Per ASID: the address space (id, generation) whose translations the TLB may hold.
-    pub tlb: Vec<(u64, u64)>,
     /// The vCPU is not stopped after the exit write (an interrupted resume, a failure): put
     /// it back at the start of the resume code before the next run.
     pub needs_reset: bool,
@@ -68,7 +67,6 @@ impl Vcpu {
         let vcpu = Vcpu {
             fd,
             index,
-            tlb: vec![(0, 0); 256],
             needs_reset: true,
         };
         for (reg, value) in [
@@ -80,7 +78,7 @@ impl Vcpu {
             (CPACR_EL1, sysregs::CPACR_EL1),
             (CNTKCTL_EL1, sysregs::CNTKCTL_EL1),
             (SCTLR_EL1, sysregs::SCTLR_EL1),
-            (core_reg::SP_EL1, frame_va(index)),
+            (TPIDR_EL1, frame_va(index)),
         ] {
             vcpu.set(reg, value)?;
         }
@@ -102,10 +100,14 @@ impl Vcpu {
         Ok(u64::from_le_bytes(b))
     }
 
-    /// Puts the vCPU at the start of the resume code at EL1 (it then loads its frame).
-    pub(crate) fn reset_to_resume(&mut self) -> Result<()> {
+    /// Puts the vCPU where it stands after an exit, at EL1 with its frame in SP_EL1 (it then
+    /// goes where the frame's ENTER field says).
+    ///
+    /// Never right after an MMIO exit: KVM would still step the PC over the exit's write.
+    pub(crate) fn reset_to_dispatch(&mut self) -> Result<()> {
         self.set(core_reg::PSTATE, sysregs::PSTATE_EL1H_MASKED)?;
-        self.set(core_reg::PC, CODE_VA + vectors::resume_offset())?;
+        self.set(core_reg::SP_EL1, frame_va(self.index))?;
+        self.set(core_reg::PC, CODE_VA + vectors::dispatch_offset())?;
         self.needs_reset = false;
         Ok(())
     }

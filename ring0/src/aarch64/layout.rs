@@ -47,10 +47,28 @@ pub mod frame {
     pub const KIND: u64 = 312;
     pub const FPSR: u64 = 320;
     pub const FPCR: u64 = 328;
+    /// In: 1 when the sentry runs in guest mode, so the application's traps return into its
+    /// switch (at EL1) instead of leaving with an exit.
+    pub const MODE: u64 = 336;
+    /// In: after an exit, 1 enters the sentry at EL1 with the frame's state (guest mode); 0
+    /// returns to the application at EL0.
+    pub const ENTER: u64 = 344;
+    /// In: the host asks the thread to leave guest mode at its next chance (a kick that came
+    /// while the vCPU ran the entry code).
+    pub const LEAVE: u64 = 352;
+    /// In: TTBR0_EL1 of the sentry's own table (guest mode).
+    pub const SENTRY_TTBR0: u64 = 360;
     /// `q0`..`q31`, 16 bytes each.
     pub const V: u64 = 512;
+    /// Guest mode: the sentry's registers that its switch to the application must keep
+    /// (callee-saved x19-x30, SP, TPIDR_EL0, FPCR, d8-d15).
+    pub const SENTRY: u64 = 1024;
+    pub const SENTRY_SP: u64 = SENTRY + 96;
+    pub const SENTRY_TPIDR: u64 = SENTRY + 104;
+    pub const SENTRY_FPCR: u64 = SENTRY + 112;
+    pub const SENTRY_D: u64 = SENTRY + 128;
     /// Bytes of the frame.
-    pub const SIZE: u64 = V + 32 * 16;
+    pub const SIZE: u64 = SENTRY_D + 8 * 8;
 }
 
 /// Vector table entries (index = offset / 0x80), in the architecture's order.
@@ -62,6 +80,16 @@ pub mod kind {
     pub const LOWER_IRQ: u64 = 9;
     pub const LOWER_FIQ: u64 = 10;
     pub const LOWER_SERROR: u64 = 11;
+    /// From EL1 with SP_EL1: the sentry's own exceptions in guest mode (host calls, faults on
+    /// memory not in its table, the host's kicks).
+    pub const CURRENT_SYNC: u64 = 4;
+    pub const CURRENT_IRQ: u64 = 5;
+    /// Not a vector: the guest-mode switch did not enter the application (a kick came first).
+    pub const NOT_RUN: u64 = 16;
 }
+
+/// The `svc` immediate with which the sentry leaves guest mode on purpose (its other `svc`s,
+/// immediate 0, are host calls the host replays).
+pub const LEAVE_SVC: u16 = 0x5246;
 
 const _: () = assert!(frame::SIZE <= FRAME_STRIDE);
