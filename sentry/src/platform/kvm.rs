@@ -2,18 +2,15 @@
 
 use std::sync::Arc;
 
-#[cfg(target_arch = "x86_64")]
-use platform_kvm::{Backend, GuestMode};
-use platform_kvm::{Machine, MachineConfig};
+use platform_kvm::{Backend, GuestMode, Machine, MachineConfig};
 
 use super::{MemoryFile, Perms, Regs, Result, Trap};
 
 /// The KVM platform: one machine per sandbox.
 pub struct Kvm {
     machine: Arc<Machine>,
-    /// Guest mode, when on (hardware backend only): task loops run at guest ring 0 and
-    /// application traps come back without VM exits.
-    #[cfg(target_arch = "x86_64")]
+    /// Guest mode, when on (hardware backend only): task loops run at guest ring 0 (EL1)
+    /// and application traps come back without VM exits.
     guest: Option<Arc<GuestMode>>,
 }
 
@@ -21,26 +18,18 @@ impl Kvm {
     pub fn new(config: MachineConfig) -> Result<Kvm> {
         Ok(Kvm {
             machine: Machine::new(config)?,
-            #[cfg(target_arch = "x86_64")]
             guest: None,
         })
     }
 
     /// Turns guest mode on; `false` (and nothing changes) where the backend cannot run the
     /// sentry at ring 0.
-    #[cfg(target_arch = "x86_64")]
     pub fn enable_guest_mode(&mut self) -> Result<bool> {
         if self.machine.backend() != Backend::Hardware {
             return Ok(false);
         }
         self.guest = Some(GuestMode::new(&self.machine)?);
         Ok(true)
-    }
-
-    /// Guest mode on aarch64 (the sentry at EL1) is not written yet: exit-per-trap.
-    #[cfg(target_arch = "aarch64")]
-    pub fn enable_guest_mode(&mut self) -> Result<bool> {
-        Ok(false)
     }
 
     /// How address spaces keep their TLB entries apart, if they do.
@@ -56,10 +45,7 @@ impl Kvm {
     }
 
     fn in_guest_mode(&self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        return self.guest.is_some();
-        #[cfg(not(target_arch = "x86_64"))]
-        false
+        self.guest.is_some()
     }
 
     pub fn machine(&self) -> &Arc<Machine> {
@@ -112,12 +98,10 @@ impl super::Platform for Kvm {
     fn new_context(&self) -> Self::Context {
         KvmContext {
             ctx: platform_kvm::Context::new(&self.machine),
-            #[cfg(target_arch = "x86_64")]
             guest: self.guest.clone(),
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
     fn run_thread<R>(&self, f: impl FnOnce() -> R) -> R {
         let Some(guest) = &self.guest else {
             return f();
@@ -144,7 +128,6 @@ impl super::Platform for Kvm {
 /// A KVM context, run from guest mode when the task loop is in it.
 pub struct KvmContext {
     ctx: platform_kvm::Context,
-    #[cfg(target_arch = "x86_64")]
     guest: Option<Arc<GuestMode>>,
 }
 
@@ -168,7 +151,6 @@ impl super::Context for KvmContext {
     type AddressSpace = platform_kvm::AddressSpace;
     type Interrupter = platform_kvm::Interrupter;
 
-    #[cfg(target_arch = "x86_64")]
     fn switch(&mut self, regs: &mut Regs, space: &Self::AddressSpace) -> Result<Trap> {
         match &self.guest {
             Some(guest) if GuestMode::in_run() => {
@@ -176,11 +158,6 @@ impl super::Context for KvmContext {
             }
             _ => Ok(self.ctx.switch(regs, space)?),
         }
-    }
-
-    #[cfg(target_arch = "aarch64")]
-    fn switch(&mut self, regs: &mut Regs, space: &Self::AddressSpace) -> Result<Trap> {
-        Ok(self.ctx.switch(regs, space)?)
     }
 
     fn interrupter(&self) -> Self::Interrupter {
