@@ -30,6 +30,7 @@ core::arch::global_asm!(
     ".balign 4",
     ".globl rf_syscalls",
     ".globl rf_load",
+    ".globl rf_sve",
     ".globl rf_store",
     ".globl rf_call",
     ".globl rf_brk",
@@ -54,6 +55,9 @@ core::arch::global_asm!(
     "svc #0",
     "rf_brk: brk #7",
     "rf_udf: udf #0",
+    // An SVE instruction (rdvl x0, #1): applications get no SVE.
+    "rf_sve: .inst 0x04bf5020",
+    "svc #0",
     "rf_mrs: mrs x0, sctlr_el1",
     "svc #0",
     // Spin until the word at x0 is nonzero.
@@ -85,6 +89,7 @@ unsafe extern "C" {
     safe static rf_brk: u8;
     safe static rf_udf: u8;
     safe static rf_mrs: u8;
+    safe static rf_sve: u8;
     safe static rf_spin: u8;
     safe static rf_set_flag: u8;
     safe static rf_fp: u8;
@@ -297,6 +302,19 @@ fn exceptions_report_class_and_syndrome() {
         ctx.switch(&mut regs, &space).unwrap(),
         Trap::Exception { vector: 0x00, .. }
     ));
+    // SVE (trapped at EL0 where the vCPU has it, undefined where it does not).
+    let mut regs = regs_at(at(&rf_sve));
+    let trap = ctx.switch(&mut regs, &space).unwrap();
+    assert!(
+        matches!(
+            trap,
+            Trap::Exception {
+                vector: 0x19 | 0x00,
+                ..
+            }
+        ),
+        "SVE at EL0 gave {trap:?}"
+    );
     // A misaligned PC.
     let mut regs = regs_at(at(&rf_load) + 2);
     assert!(matches!(

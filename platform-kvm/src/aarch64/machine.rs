@@ -128,14 +128,15 @@ impl Machine {
             .map(|r| (r.host_ptr() as u64, r.size(), r.gpa()));
         let kernel = build_kernel_tables(&mut tables, &entry, vcpus)?;
         let ttbr1 = ttbr_value(kernel.root(), 0);
+        let sve = kvm.check_extension(Cap::ArmSve);
         let vcpus = (0..vcpus)
-            .map(|i| Vcpu::new(&vm, i, ttbr1))
+            .map(|i| Vcpu::new(&vm, i, ttbr1, sve))
             .collect::<Result<Vec<_>>>()?;
         let tlbs = (0..vcpus.len())
             .map(|_| Mutex::new(vec![(0, 0); usize::from(MAX_ASID8) + 1]))
             .collect();
         let pool = VcpuPool::new(vcpus);
-        tracing::debug!(vcpus = pool.len(), "KVM machine ready (aarch64)");
+        tracing::debug!(vcpus = pool.len(), sve, "KVM machine ready (aarch64)");
         Ok(Arc::new(Machine {
             pool,
             vm,

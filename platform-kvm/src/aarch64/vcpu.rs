@@ -2,7 +2,8 @@
 //! with the kernel's upper half, and its frame's address in SP_EL1.
 
 use kvm_bindings::{
-    KVM_REG_ARM_CORE, KVM_REG_ARM64, KVM_REG_ARM64_SYSREG, KVM_REG_SIZE_U64, kvm_vcpu_init,
+    KVM_ARM_VCPU_SVE, KVM_REG_ARM_CORE, KVM_REG_ARM64, KVM_REG_ARM64_SYSREG, KVM_REG_SIZE_U64,
+    kvm_vcpu_init,
 };
 use kvm_ioctls::{VcpuFd, VmFd};
 use ring0::aarch64::layout::{CODE_VA, frame_va};
@@ -55,15 +56,24 @@ pub(crate) struct Vcpu {
 }
 
 impl Vcpu {
-    pub(crate) fn new(vm: &VmFd, index: usize, kernel_ttbr1: u64) -> Result<Vcpu> {
+    /// `sve`: give the vCPU SVE (for the sentry at EL1 in guest mode, whose glibc picks SVE
+    /// string functions where the host has SVE; applications at EL0 never get it).
+    pub(crate) fn new(vm: &VmFd, index: usize, kernel_ttbr1: u64, sve: bool) -> Result<Vcpu> {
         let fd = vm
             .create_vcpu(index as u64)
             .map_err(Error::kvm("KVM_CREATE_VCPU"))?;
         let mut init = kvm_vcpu_init::default();
         vm.get_preferred_target(&mut init)
             .map_err(Error::kvm("KVM_ARM_PREFERRED_TARGET"))?;
+        if sve {
+            init.features[0] |= 1 << KVM_ARM_VCPU_SVE;
+        }
         fd.vcpu_init(&init)
             .map_err(Error::kvm("KVM_ARM_VCPU_INIT"))?;
+        if sve {
+            fd.vcpu_finalize(&(KVM_ARM_VCPU_SVE as i32))
+                .map_err(Error::kvm("KVM_ARM_VCPU_FINALIZE"))?;
+        }
         let vcpu = Vcpu {
             fd,
             index,
@@ -75,7 +85,10 @@ impl Vcpu {
             (TTBR1_EL1, kernel_ttbr1),
             (TTBR0_EL1, kernel_ttbr1),
             (VBAR_EL1, CODE_VA),
-            (CPACR_EL1, sysregs::CPACR_EL1),
+            (
+                CPACR_EL1,
+                sysregs::CPACR_EL1 | if sve { sysregs::CPACR_ZEN_EL1 } else { 0 },
+            ),
             (CNTKCTL_EL1, sysregs::CNTKCTL_EL1),
             (SCTLR_EL1, sysregs::SCTLR_EL1),
             (TPIDR_EL1, frame_va(index)),

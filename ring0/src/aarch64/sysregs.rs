@@ -58,6 +58,11 @@ pub const MAIR_EL1: u64 = 0x00ff;
 /// CPACR_EL1: FP/SIMD at EL0 and EL1 without traps (FPEN = 0b11).
 pub const CPACR_EL1: u64 = 0b11 << 20;
 
+/// CPACR_EL1.ZEN = 0b01: SVE at EL1 without traps, at EL0 trapped (an application's SVE state
+/// is not kept across its traps, so applications get no SVE: their HWCAP says so, and an SVE
+/// instruction is SIGILL).
+pub const CPACR_ZEN_EL1: u64 = 0b01 << 16;
+
 /// CNTKCTL_EL1: EL0 may read the virtual counter (EL0VCTEN), as on Linux.
 pub const CNTKCTL_EL1: u64 = 1 << 1;
 

@@ -359,7 +359,28 @@ impl<P: Platform> Task<P> {
     }
 }
 
+/// The signal and si_code Linux sends for an aarch64 exception class (ESR_EL1.EC).
+#[cfg(target_arch = "aarch64")]
+fn exception_signal(class: u8) -> (i32, i32) {
+    const ILL_ILLOPC: i32 = 1;
+    const TRAP_BRKPT: i32 = 1;
+    const BUS_ADRALN: i32 = 1;
+    const FPE_FLTINV: i32 = 7;
+    const SI_KERNEL: i32 = 0x80;
+    match class {
+        // Unknown/undefined, illegal state, trapped system register, SVE (applications have
+        // none).
+        0x00 | 0x0e | 0x18 | 0x19 => (SIGILL, ILL_ILLOPC),
+        0x3c => (SIGTRAP, TRAP_BRKPT),
+        // PC or SP alignment, and an alignment data abort.
+        0x22 | 0x26 | 0x24 => (SIGBUS, BUS_ADRALN),
+        0x2c => (SIGFPE, FPE_FLTINV),
+        _ => (SIGSEGV, SI_KERNEL),
+    }
+}
+
 /// The signal and si_code Linux sends for an x86 exception vector.
+#[cfg(target_arch = "x86_64")]
 fn exception_signal(vector: u8) -> (i32, i32) {
     const FPE_INTDIV: i32 = 1;
     const FPE_FLTINV: i32 = 7;
