@@ -3,8 +3,7 @@
 # each program runs natively and under `ringfence do --platform kvm` (the hardware backend
 # there) in each of the KVM platform's modes the machine has, and stdout and the exit status
 # must match. Programs are in /extra (static, built by ci/run); a fixture that is not there is
-# skipped. RF_MODES lists the modes (default: guest exit-per-trap; aarch64 has only the
-# latter so far).
+# skipped. RF_MODES lists the modes (default: guest exit-per-trap).
 fail=0
 MODES=${RF_MODES:-guest exit-per-trap}
 check() {

@@ -79,9 +79,32 @@ core::arch::global_asm!(
     "svc #0",
     "rf_end:",
     ".popsection",
+    // Sentry code (run by the test thread itself): signs its return address, enters guest
+    // mode through the probe, authenticates at EL1, returns what the probe read.
+    ".pushsection .text.rf_pac, \"ax\"",
+    ".globl rf_pac_across_entry",
+    "rf_pac_across_entry:",
+    "paciasp",
+    "stp x29, x30, [sp, #-16]!",
+    "bl ringfence_a64_probe",
+    "ldp x29, x30, [sp], #16",
+    "autiasp",
+    "ret",
+    // Signs in guest mode, leaves it through a host call (getpid), authenticates on the host.
+    ".globl rf_pac_across_leave",
+    "rf_pac_across_leave:",
+    "paciasp",
+    "stp x29, x30, [sp, #-16]!",
+    "bl getpid",
+    "ldp x29, x30, [sp], #16",
+    "autiasp",
+    "ret",
+    ".popsection",
 );
 
 unsafe extern "C" {
+    fn rf_pac_across_entry() -> u64;
+    fn rf_pac_across_leave() -> i32;
     safe static rf_syscalls: u8;
     safe static rf_load: u8;
     safe static rf_store: u8;
@@ -796,4 +819,31 @@ fn guest_mode_threads_share_one_vcpu() {
         })
         .unwrap();
     assert_eq!(spinner.join().unwrap(), Trap::Syscall);
+}
+
+#[test]
+fn guest_mode_return_addresses_signed_on_the_host_authenticate_in_the_guest() {
+    let Some(machine) = machine_with(1) else {
+        return;
+    };
+    let (space, _) = space_with_code(&machine);
+    let mut ctx = Context::new(&machine);
+    in_guest_mode(&machine, |guest| {
+        // Be on the host first (a host call leaves guest mode).
+        let mut regs = regs_at(at(&rf_syscalls));
+        ctx.switch_in_guest(guest, &mut regs, &space).unwrap();
+        assert!(std::fs::metadata("/").is_ok());
+        // SAFETY: the function signs, enters guest mode (the test runs inside `run`) and
+        // returns CurrentEL; its return must authenticate at EL1.
+        let el = unsafe { rf_pac_across_entry() };
+        assert_eq!(el, 4, "entered guest mode");
+        // And the reverse: signed in the guest, authenticated after a host call left it.
+        // SAFETY: calls getpid.
+        let pid = unsafe { rf_pac_across_leave() };
+        assert_eq!(pid as u32, std::process::id());
+        assert_eq!(
+            ctx.switch_in_guest(guest, &mut regs, &space).unwrap(),
+            Trap::Syscall
+        );
+    });
 }

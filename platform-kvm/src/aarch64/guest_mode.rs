@@ -21,11 +21,12 @@
 //! [vvar] stay out (the guest's counter is not the host's): a call into them faults, and the
 //! thread runs it natively.
 //!
-//! Pointer authentication: guest mode runs with the EL1 keys disabled (the PAC hint
-//! instructions are NOPs); the host's keys cannot be read from EL0. This is sound only for
-//! code that does not sign return addresses — the Rust toolchain's and Debian 12's glibc do
-//! not; `GuestMode::new` refuses when the process's keys are in use by signed code is not
-//! checked yet.
+//! Pointer authentication: a thread's code may sign a return address in one mode and
+//! authenticate it in the other. The host's keys cannot be read from EL0 (so the guest cannot
+//! be given them), so both modes run with the keys disabled: `GuestMode::run` turns the
+//! thread's keys off on the host (PR_PAC_SET_ENABLED_KEYS), and EL1 runs with SCTLR_EL1.EnIx
+//! clear; the PAC instructions are then NOPs in both. Frames signed before `run` on the same
+//! stack would not authenticate after it; the sentry calls `run` at the top of its threads.
 
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Mutex, Once};
@@ -134,6 +135,7 @@ impl GuestMode {
             }
             Ok::<(), Error>(())
         })?;
+        disable_pointer_authentication();
         let outer = GUEST.with(|g| g.replace(std::ptr::from_ref(self)));
         f();
         leave();
@@ -364,6 +366,21 @@ pub(crate) fn on_kick() {
         // holds it; the volatile one-byte store is how KVM documents kicks.
         Some((_, run)) => unsafe { std::ptr::write_volatile(&raw mut (*run).immediate_exit, 1) },
         None => KICKED.with(|k| k.set(true)),
+    }
+}
+
+/// Turns the calling thread's pointer-authentication keys off (see the module's comment);
+/// nothing to do where the CPU or kernel has none.
+fn disable_pointer_authentication() {
+    let all =
+        libc::PR_PAC_APIAKEY | libc::PR_PAC_APIBKEY | libc::PR_PAC_APDAKEY | libc::PR_PAC_APDBKEY;
+    // SAFETY: the prctl changes only which keys the thread's later PAC instructions use.
+    let r = unsafe { libc::prctl(libc::PR_PAC_SET_ENABLED_KEYS, all, 0, 0, 0) };
+    if r != 0 {
+        tracing::debug!(
+            "PR_PAC_SET_ENABLED_KEYS: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
