@@ -7,9 +7,12 @@
 //! at ring 3 and leaves through the user trampoline's MMIO exit.
 
 pub mod backend;
+mod config;
 pub mod error;
+mod kick;
 pub mod memfile;
 mod physmap;
+mod preempt;
 pub mod region;
 pub mod stats;
 mod tables;
@@ -20,14 +23,18 @@ mod aarch64;
 mod x86_64;
 
 #[cfg(target_arch = "aarch64")]
-pub use aarch64::{AddressSpace, Context, FpState, GuestMode, Interrupter, Machine, MachineConfig};
+use aarch64 as arch;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::{AddressSpace, Context, FpState, GuestMode, Machine};
 pub use backend::Backend;
+pub use config::MachineConfig;
 pub use error::{Error, Result};
+pub use kick::Interrupter;
 pub use memfile::MemoryFile;
 pub use ring0::pagetables::Perms;
 pub use ring0::{Access, Trap};
 pub use stats::{ExitReason, ExitStats};
 #[cfg(target_arch = "x86_64")]
-pub use x86_64::{
-    AddressSpace, Context, GuestFpu, GuestMode, Interrupter, Machine, MachineConfig, current_ring,
-};
+use x86_64 as arch;
+#[cfg(target_arch = "x86_64")]
+pub use x86_64::{AddressSpace, Context, GuestFpu, GuestMode, Machine, current_ring};

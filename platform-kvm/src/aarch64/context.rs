@@ -6,11 +6,10 @@
 //! `ring0::aarch64::vectors`). A kick that stops the vCPU in application code sends it
 //! through the IRQ vector's save path, so its state reaches the frame the same way.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use abi::aarch64::TaskRegs;
-use kvm_bindings::kvm_run;
 use kvm_ioctls::VcpuExit;
 use ring0::Trap;
 use ring0::aarch64::layout::{CODE_VA, kind};
@@ -22,6 +21,7 @@ use super::guest_mode::{self, GuestMode};
 use super::machine::{EXIT_GPA, Machine};
 use super::vcpu::{Vcpu, core_reg};
 use crate::error::{Error, Result};
+use crate::kick::{Interrupter, Shared, install_kick_handler};
 use crate::stats::ExitReason;
 
 /// An application thread's FP/SIMD registers.
@@ -41,33 +41,6 @@ pub struct Context {
     /// The vCPU this context ran on last (its TLB may still hold the space's translations).
     last_vcpu: Option<usize>,
 }
-
-/// Lets another thread kick a context out of application code.
-#[derive(Clone)]
-pub struct Interrupter(Arc<Shared>);
-
-#[derive(Default)]
-pub(crate) struct Shared {
-    pending: AtomicBool,
-    running: Mutex<Option<Running>>,
-    runs: AtomicU64,
-}
-
-/// The thread in `KVM_RUN` for a context, and its vCPU's run structure.
-struct Running {
-    thread: libc::pthread_t,
-    run: *mut kvm_run,
-    /// Already kicked during this run: one signal is enough.
-    kicked: bool,
-    /// The address space it runs, and which run this is (see `Machine::shoot_down`).
-    space: u64,
-    seq: u64,
-}
-
-// SAFETY: `run` points into the vCPU's kvm_run mapping, which lives as long as the machine;
-// it is only written (one byte, `immediate_exit`) while the owning thread has registered it
-// under the `running` lock.
-unsafe impl Send for Running {}
 
 impl Context {
     pub fn new(machine: &Arc<Machine>) -> Context {
@@ -299,94 +272,4 @@ fn load(frame: &Frame, regs: &mut TaskRegs, fp: &mut FpState) {
     fp.fpsr = frame.fpsr;
     fp.fpcr = frame.fpcr;
     fp.v = frame.v;
-}
-
-impl Interrupter {
-    /// Make the context's current or next `switch` return `Trap::Interrupted` promptly.
-    pub fn interrupt(&self) {
-        self.0.pending.store(true, Ordering::Release);
-        self.0.kick();
-    }
-}
-
-impl Shared {
-    fn register(&self, run: *mut kvm_run, space: u64) {
-        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(Running {
-            // SAFETY: pthread_self has no preconditions.
-            thread: unsafe { libc::pthread_self() },
-            run,
-            kicked: false,
-            space,
-            seq: self.runs.fetch_add(1, Ordering::Relaxed),
-        });
-    }
-
-    fn unregister(&self) {
-        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-
-    /// The run in progress, if the context runs address space `space` on a thread other than
-    /// the caller's.
-    pub(crate) fn running_elsewhere(&self, space: u64) -> Option<u64> {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: pthread_self has no preconditions.
-        let me = unsafe { libc::pthread_self() };
-        // SAFETY: pthread_equal only compares two thread ids.
-        let other = |t: libc::pthread_t| unsafe { libc::pthread_equal(t, me) } == 0;
-        running
-            .as_ref()
-            .filter(|r| r.space == space && other(r.thread))
-            .map(|r| r.seq)
-    }
-
-    /// Whether run `seq` is still in progress.
-    pub(crate) fn still_running(&self, seq: u64) -> bool {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|r| r.seq == seq)
-    }
-
-    /// Knock the context's thread out of `KVM_RUN` if it is there.
-    pub(crate) fn kick(&self) {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = running.as_mut().filter(|r| !r.kicked) {
-            r.kicked = true;
-            if !r.run.is_null() {
-                // SAFETY: while registered, `r.run` is the live kvm_run mapping of the vCPU
-                // the context's thread is running; a one-byte volatile store to
-                // `immediate_exit` is how KVM documents asynchronous kicks.
-                unsafe { std::ptr::write_volatile(&raw mut (*r.run).immediate_exit, 1) };
-            }
-            // SAFETY: the thread is registered, so it is alive (it unregisters under this
-            // lock before it can exit); the kick signal has a no-op handler.
-            unsafe { libc::pthread_kill(r.thread, kick_signal()) };
-        }
-    }
-}
-
-/// The signal that knocks a thread out of `KVM_RUN`.
-pub(crate) fn kick_signal() -> i32 {
-    libc::SIGRTMIN() + 3
-}
-
-pub(crate) fn install_kick_handler() {
-    static ONCE: Once = Once::new();
-    extern "C" fn on_kick(_: libc::c_int) {
-        super::guest_mode::on_kick();
-    }
-    ONCE.call_once(|| {
-        // SAFETY: a zeroed sigaction is a valid starting value; the handler is
-        // async-signal-safe.
-        // SA_RESTART keeps the kick from failing unrelated host calls with EINTR (KVM_RUN
-        // still returns EINTR).
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_kick as extern "C" fn(libc::c_int) as usize;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(kick_signal(), &sa, std::ptr::null_mut());
-        }
-    });
 }

@@ -3,7 +3,6 @@
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -15,12 +14,13 @@ use ring0::pagetables::pcid::{Asid8Allocator, MAX_ASID8};
 use ring0::pagetables::{PageTables, Perms};
 
 use super::address_space::Loadable;
-use super::context::Shared;
 use super::frame::Frame;
 use super::pool::VcpuPool;
 use super::vcpu::Vcpu;
 use crate::backend::Backend;
+use crate::config::MachineConfig;
 use crate::error::{Error, Result};
+use crate::kick::Shared;
 use crate::memfile::MemoryFile;
 use crate::physmap::PhysMap;
 use crate::region::HostRegion;
@@ -31,34 +31,6 @@ use crate::tables::TablePool;
 /// leaves the guest as MMIO.
 pub(crate) const EXIT_GPA: u64 = 0xd000_0000;
 const PAGE: u64 = 4096;
-
-/// How big a machine to build.
-#[derive(Clone, Debug)]
-pub struct MachineConfig {
-    /// vCPUs created up front; more contexts than vCPUs share them.
-    pub vcpus: usize,
-    /// Size of the memory file (sparse: only touched pages cost memory).
-    pub memory_size: u64,
-    /// Reserved host memory for page tables.
-    pub table_memory: u64,
-    /// Force a backend instead of detecting it (aarch64 has only the hardware one).
-    pub backend: Option<Backend>,
-    /// The KVM device.
-    pub device: PathBuf,
-}
-
-impl Default for MachineConfig {
-    fn default() -> Self {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        MachineConfig {
-            vcpus: (2 * cpus).clamp(4, 64),
-            memory_size: 4 << 30,
-            table_memory: 256 << 20,
-            backend: None,
-            device: PathBuf::from("/dev/kvm"),
-        }
-    }
-}
 
 /// A KVM virtual machine ready to run application code at EL0.
 pub struct Machine {
@@ -238,30 +210,9 @@ impl Machine {
     }
 
     /// Takes every other thread that runs address space `space` out of it, and waits until
-    /// each has left (its next run flushes the space's ASID, the generation having changed).
-    /// Bounded, so a thread that cannot be reached cannot hang the caller.
+    /// each has left (see `kick::shoot_down`).
     pub(crate) fn shoot_down(&self, space: u64) {
-        let targets: Vec<_> = self
-            .contexts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter_map(|shared| Some((shared.running_elsewhere(space)?, shared)))
-            .collect();
-        for (_, shared) in &targets {
-            shared.kick();
-        }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        for (seq, shared) in targets {
-            while shared.still_running(seq) {
-                if std::time::Instant::now() > deadline {
-                    tracing::warn!("a thread did not leave its application within 2 s of an unmap");
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_micros(50));
-            }
-        }
+        crate::kick::shoot_down(&self.contexts, space);
     }
 }
 

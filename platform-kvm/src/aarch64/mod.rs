@@ -10,6 +10,7 @@ mod pool;
 mod vcpu;
 
 pub use address_space::AddressSpace;
-pub use context::{Context, FpState, Interrupter};
+pub use context::{Context, FpState};
 pub use guest_mode::GuestMode;
-pub use machine::{Machine, MachineConfig};
+pub(crate) use guest_mode::on_kick;
+pub use machine::Machine;

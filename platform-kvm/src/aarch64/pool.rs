@@ -6,36 +6,14 @@
 //! asks the longest holder for its vCPU back: it knocks it out of `KVM_RUN` (its switch
 //! returns "interrupted") and that thread lets the waiters go first next time.
 
-use std::cell::Cell;
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
-
-use kvm_bindings::kvm_run;
 
 use super::vcpu::Vcpu;
+use crate::preempt::{self, Holder};
 
 struct Slot {
     vcpu: Option<Vcpu>,
     holder: Option<Holder>,
-}
-
-/// A thread holding a vCPU, and how to ask for it back.
-struct Holder {
-    thread: libc::pthread_t,
-    run: *mut kvm_run,
-    since: Instant,
-    asked: bool,
-}
-
-// SAFETY: `run` is the vCPU's kvm_run mapping, which lives as long as the machine; the pool
-// only writes `immediate_exit` through it, under the slots lock, as KVM documents for
-// asynchronous kicks.
-unsafe impl Send for Holder {}
-
-const SLICE: Duration = Duration::from_millis(10);
-
-thread_local! {
-    static YIELD_NEXT: Cell<bool> = const { Cell::new(false) };
 }
 
 pub(crate) struct VcpuPool {
@@ -46,7 +24,7 @@ pub(crate) struct VcpuPool {
 
 impl VcpuPool {
     pub(crate) fn new(vcpus: Vec<Vcpu>) -> VcpuPool {
-        super::context::install_kick_handler();
+        crate::kick::install_kick_handler();
         VcpuPool {
             slots: Mutex::new(
                 vcpus
@@ -70,10 +48,10 @@ impl VcpuPool {
     pub(crate) fn acquire(&self, preferred: Option<usize>) -> Vcpu {
         use std::sync::atomic::Ordering::Relaxed;
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if YIELD_NEXT.with(|y| y.replace(false)) && self.waiters.load(Relaxed) > 0 {
+        if preempt::take_yield() && self.waiters.load(Relaxed) > 0 {
             slots = self
                 .freed
-                .wait_timeout(slots, SLICE)
+                .wait_timeout(slots, preempt::SLICE)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
@@ -84,24 +62,18 @@ impl VcpuPool {
             if let Some(i) = chosen {
                 let slot = &mut slots[i];
                 let mut vcpu = slot.vcpu.take().expect("chosen slot is free");
-                slot.holder = Some(Holder {
-                    // SAFETY: pthread_self has no preconditions.
-                    thread: unsafe { libc::pthread_self() },
-                    run: std::ptr::from_mut(vcpu.fd.get_kvm_run()),
-                    since: Instant::now(),
-                    asked: false,
-                });
+                slot.holder = Some(Holder::me(std::ptr::from_mut(vcpu.fd.get_kvm_run())));
                 return vcpu;
             }
             self.waiters.fetch_add(1, Relaxed);
             let (guard, waited) = self
                 .freed
-                .wait_timeout(slots, SLICE)
+                .wait_timeout(slots, preempt::SLICE)
                 .unwrap_or_else(|e| e.into_inner());
             self.waiters.fetch_sub(1, Relaxed);
             slots = guard;
             if waited.timed_out() {
-                ask_longest_holder(&mut slots);
+                preempt::ask_longest_holder(slots.iter_mut().filter_map(|s| s.holder.as_mut()));
             }
         }
     }
@@ -110,28 +82,10 @@ impl VcpuPool {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let i = vcpu.index;
         slots[i].vcpu = Some(vcpu);
-        if slots[i].holder.take().is_some_and(|h| h.asked) {
-            YIELD_NEXT.with(|y| y.set(true));
+        if let Some(holder) = slots[i].holder.take() {
+            holder.release();
         }
         drop(slots);
         self.freed.notify_one();
     }
-}
-
-/// Asks the thread that has held its vCPU longest (and was not asked yet) to give it back.
-fn ask_longest_holder(slots: &mut [Slot]) {
-    let Some(h) = slots
-        .iter_mut()
-        .filter_map(|s| s.holder.as_mut())
-        .filter(|h| !h.asked && h.since.elapsed() >= SLICE)
-        .min_by_key(|h| h.since)
-    else {
-        return;
-    };
-    h.asked = true;
-    // SAFETY: `run` is the held vCPU's live kvm_run mapping (see `Holder`).
-    unsafe { std::ptr::write_volatile(&raw mut (*h.run).immediate_exit, 1) };
-    // SAFETY: the holder is alive while it holds the vCPU (it gives it back, under the lock
-    // held here, before it ends); the kick signal's handler is installed (VcpuPool::new).
-    unsafe { libc::pthread_kill(h.thread, super::context::kick_signal()) };
 }

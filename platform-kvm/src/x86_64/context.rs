@@ -5,11 +5,11 @@
 //! `KVM_RUN`, and decodes the exit. On the hardware backend the sentry normally runs in guest
 //! mode instead (`switch_in_guest`, see `guest_mode`), where traps come back with no exit.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use abi::x86_64::UserRegs;
-use kvm_bindings::{kvm_regs, kvm_run};
+use kvm_bindings::kvm_regs;
 use kvm_ioctls::VcpuExit;
 use ring0::Trap;
 use ring0::trap::Access;
@@ -28,6 +28,7 @@ use super::guest_mode::{GuestMode, leave_guest_config};
 use super::machine::{EXIT_GPA, Machine};
 use super::vcpu::{Position, Vcpu};
 use crate::error::{Error, Result};
+use crate::kick::{Interrupter, Shared, install_kick_handler};
 use crate::stats::ExitReason;
 
 /// An application thread's execution context on the KVM platform.
@@ -38,35 +39,6 @@ pub struct Context {
     /// The application's FPU state when it runs from guest mode.
     guest_fpu: Option<Box<GuestFpu>>,
 }
-
-/// Lets another thread kick a context out of application code.
-#[derive(Clone)]
-pub struct Interrupter(Arc<Shared>);
-
-#[derive(Default)]
-pub(crate) struct Shared {
-    pending: AtomicBool,
-    running: Mutex<Option<Running>>,
-    runs: std::sync::atomic::AtomicU64,
-}
-
-/// The thread in `KVM_RUN` for a context, and its vCPU's run structure (null in guest mode,
-/// where the kick signal's handler finds it).
-struct Running {
-    thread: libc::pthread_t,
-    run: *mut kvm_run,
-    /// Already kicked during this run: one signal is enough, and real-time signals queue,
-    /// so repeated kicks would keep the thread busy handling them.
-    kicked: bool,
-    /// The address space it runs, and which run this is (see `Machine::shoot_down`).
-    space: u64,
-    seq: u64,
-}
-
-// SAFETY: `run` points into the vCPU's kvm_run mapping, which lives as long as the machine;
-// it is only written (one byte, `immediate_exit`) while the owning thread has registered it
-// under the `running` lock, so sending the pointer between threads is sound.
-unsafe impl Send for Running {}
 
 /// What decoding an exit found.
 enum Exit {
@@ -361,98 +333,6 @@ impl Drop for Context {
     fn drop(&mut self) {
         self.machine.pool.forget(&self.fpu);
     }
-}
-
-impl Interrupter {
-    /// Make the context's current or next `switch` return `Trap::Interrupted` promptly.
-    pub fn interrupt(&self) {
-        self.0.pending.store(true, Ordering::Release);
-        self.0.kick();
-    }
-}
-
-impl Shared {
-    /// The calling thread runs address space `space` for this context now (in `KVM_RUN` on
-    /// the vCPU whose kvm_run is `run`, or, in guest mode, null), so kicks can reach it.
-    fn register(&self, run: *mut kvm_run, space: u64) {
-        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(Running {
-            // SAFETY: pthread_self has no preconditions.
-            thread: unsafe { libc::pthread_self() },
-            run,
-            kicked: false,
-            space,
-            seq: self.runs.fetch_add(1, Ordering::Relaxed),
-        });
-    }
-
-    fn unregister(&self) {
-        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-
-    /// The run in progress, if the context runs address space `space` on a thread other than
-    /// the caller's.
-    pub(crate) fn running_elsewhere(&self, space: u64) -> Option<u64> {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: pthread_self has no preconditions.
-        let me = unsafe { libc::pthread_self() };
-        // SAFETY: pthread_equal only compares two thread ids.
-        let other = |t: libc::pthread_t| unsafe { libc::pthread_equal(t, me) } == 0;
-        running
-            .as_ref()
-            .filter(|r| r.space == space && other(r.thread))
-            .map(|r| r.seq)
-    }
-
-    /// Whether run `seq` is still in progress.
-    pub(crate) fn still_running(&self, seq: u64) -> bool {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|r| r.seq == seq)
-    }
-
-    /// Knock the context's thread out of `KVM_RUN` if it is there.
-    pub(crate) fn kick(&self) {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = running.as_mut().filter(|r| !r.kicked) {
-            r.kicked = true;
-            if !r.run.is_null() {
-                // SAFETY: while registered, `r.run` is the live kvm_run mapping of the vCPU
-                // the context's thread is running; a one-byte volatile store to
-                // `immediate_exit` is how KVM documents asynchronous kicks.
-                unsafe { std::ptr::write_volatile(&raw mut (*r.run).immediate_exit, 1) };
-            }
-            // SAFETY: the thread is registered, so it is alive (it unregisters under this
-            // lock before it can exit); the kick signal has a no-op handler.
-            unsafe { libc::pthread_kill(r.thread, kick_signal()) };
-        }
-    }
-}
-
-/// The signal that knocks a thread out of `KVM_RUN`.
-pub(crate) fn kick_signal() -> i32 {
-    libc::SIGRTMIN() + 3
-}
-
-pub(crate) fn install_kick_handler() {
-    static ONCE: Once = Once::new();
-    extern "C" fn on_kick(_: libc::c_int) {
-        super::guest_mode::on_kick();
-    }
-    ONCE.call_once(|| {
-        // SAFETY: a zeroed sigaction is a valid starting value; the handler is
-        // async-signal-safe.
-        // SA_RESTART keeps the kick from failing unrelated host calls with EINTR (KVM_RUN
-        // still returns EINTR).
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_kick as extern "C" fn(libc::c_int) as usize;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(kick_signal(), &sa, std::ptr::null_mut());
-        }
-    });
 }
 
 fn page_of(gpa: u64) -> u64 {

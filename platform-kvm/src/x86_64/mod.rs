@@ -11,7 +11,8 @@ mod pool;
 mod vcpu;
 
 pub use address_space::AddressSpace;
-pub use context::{Context, Interrupter};
+pub use context::Context;
 pub use guest_fpu::GuestFpu;
+pub(crate) use guest_mode::on_kick;
 pub use guest_mode::{GuestMode, current_ring};
-pub use machine::{Machine, MachineConfig};
+pub use machine::Machine;

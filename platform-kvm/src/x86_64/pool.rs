@@ -8,15 +8,12 @@
 //! `KVM_RUN` (its switch returns "interrupted", and the next one queues again), and a thread
 //! that gave its vCPU back that way lets the waiters go first.
 
-use std::cell::Cell;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
-
-use kvm_bindings::kvm_run;
 
 use super::fpu::{FpuSlot, FpuState};
 use super::vcpu::Vcpu;
 use crate::error::Result;
+use crate::preempt::{self, Holder};
 
 struct Slot {
     vcpu: Option<Vcpu>,
@@ -24,27 +21,6 @@ struct Slot {
     fpu_owner: Option<Arc<FpuSlot>>,
     /// While the vCPU is taken: who has it.
     holder: Option<Holder>,
-}
-
-/// A thread holding a vCPU, and how to ask for it back.
-struct Holder {
-    thread: libc::pthread_t,
-    run: *mut kvm_run,
-    since: Instant,
-    asked: bool,
-}
-
-// SAFETY: `run` is the vCPU's kvm_run mapping, which lives as long as the machine; the pool
-// only writes `immediate_exit` through it, under the slots lock, which is how KVM documents
-// asynchronous kicks.
-unsafe impl Send for Holder {}
-
-/// How long a waiter lets the holders run before asking one for its vCPU.
-const SLICE: Duration = Duration::from_millis(10);
-
-thread_local! {
-    /// This thread gave its vCPU back because a waiter asked: it lets waiters go first.
-    static YIELD_NEXT: Cell<bool> = const { Cell::new(false) };
 }
 
 pub(crate) struct VcpuPool {
@@ -67,7 +43,7 @@ impl VcpuPool {
                 holder: None,
             })
             .collect();
-        super::context::install_kick_handler();
+        crate::kick::install_kick_handler();
         Ok(VcpuPool {
             slots: Mutex::new(slots),
             freed: Condvar::new(),
@@ -86,10 +62,10 @@ impl VcpuPool {
     pub(crate) fn acquire(&self, fpu: &Arc<FpuSlot>) -> Result<Vcpu> {
         use std::sync::atomic::Ordering::Relaxed;
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if YIELD_NEXT.with(|y| y.replace(false)) && self.waiters.load(Relaxed) > 0 {
+        if preempt::take_yield() && self.waiters.load(Relaxed) > 0 {
             slots = self
                 .freed
-                .wait_timeout(slots, SLICE)
+                .wait_timeout(slots, preempt::SLICE)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
@@ -102,24 +78,18 @@ impl VcpuPool {
                 self.waiters.fetch_add(1, Relaxed);
                 let (guard, waited) = self
                     .freed
-                    .wait_timeout(slots, SLICE)
+                    .wait_timeout(slots, preempt::SLICE)
                     .unwrap_or_else(|e| e.into_inner());
                 self.waiters.fetch_sub(1, Relaxed);
                 slots = guard;
                 if waited.timed_out() {
-                    ask_longest_holder(&mut slots);
+                    preempt::ask_longest_holder(slots.iter_mut().filter_map(|s| s.holder.as_mut()));
                 }
                 continue;
             };
             let slot = &mut slots[i];
             let mut vcpu = slot.vcpu.take().expect("chosen slot is free");
-            slot.holder = Some(Holder {
-                // SAFETY: pthread_self has no preconditions.
-                thread: unsafe { libc::pthread_self() },
-                run: std::ptr::from_mut(vcpu.fd.get_kvm_run()),
-                since: Instant::now(),
-                asked: false,
-            });
+            slot.holder = Some(Holder::me(std::ptr::from_mut(vcpu.fd.get_kvm_run())));
             if resident != Some(i) {
                 // Another context's registers are loaded here: save them to its slot.
                 if let Some(owner) = slot.fpu_owner.take() {
@@ -157,8 +127,8 @@ impl VcpuPool {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let i = vcpu.index;
         slots[i].vcpu = Some(vcpu);
-        if slots[i].holder.take().is_some_and(|h| h.asked) {
-            YIELD_NEXT.with(|y| y.set(true));
+        if let Some(holder) = slots[i].holder.take() {
+            holder.release();
         }
         drop(slots);
         self.freed.notify_one();
@@ -173,22 +143,4 @@ impl VcpuPool {
             }
         }
     }
-}
-
-/// Asks the thread that has held its vCPU longest (and was not asked yet) to give it back.
-fn ask_longest_holder(slots: &mut [Slot]) {
-    let Some(h) = slots
-        .iter_mut()
-        .filter_map(|s| s.holder.as_mut())
-        .filter(|h| !h.asked && h.since.elapsed() >= SLICE)
-        .min_by_key(|h| h.since)
-    else {
-        return;
-    };
-    h.asked = true;
-    // SAFETY: `run` is the held vCPU's live kvm_run mapping (see `Holder`).
-    unsafe { std::ptr::write_volatile(&raw mut (*h.run).immediate_exit, 1) };
-    // SAFETY: the holder is alive while it holds the vCPU (it gives it back before it ends,
-    // under the lock held here); the kick signal's handler is installed (VcpuPool::new).
-    unsafe { libc::pthread_kill(h.thread, super::context::kick_signal()) };
 }

@@ -10,6 +10,8 @@
 use abi::aarch64::TaskRegs;
 use abi::{Errno, SigInfo, SigSet, StackT};
 
+use super::{get, put};
+
 const INFO: usize = 0;
 const UC: usize = 128;
 const UC_STACK: usize = UC + 16;
@@ -27,16 +29,6 @@ const FRAME_SIZE: u64 = (PSTATE as u64 + 8).next_multiple_of(16) + 4096;
 const RECORD_SIZE: u64 = 16;
 /// The PSTATE bits sigreturn may restore: the condition flags.
 const PSTATE_USER: u64 = 0xf000_0000;
-
-fn put(buf: &mut [u8], at: usize, v: u64) {
-    buf[at..at + 8].copy_from_slice(&v.to_le_bytes());
-}
-
-fn get(buf: &[u8], at: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&buf[at..at + 8]);
-    u64::from_le_bytes(b)
-}
 
 /// The frame for a handler entered with `regs` (the interrupted state), and the registers
 /// that enter it. `sp` is where the frame goes below (the alternate stack's top or SP); the

@@ -4,6 +4,8 @@
 use abi::x86_64::UserRegs;
 use abi::{Errno, SigInfo, SigSet, StackT};
 
+use super::{get, put};
+
 /// pretcode, ucontext (flags, link, stack, sigcontext, mask), siginfo.
 const FRAME_SIZE: u64 = 8 + 304 + 128;
 const UC: usize = 8;
@@ -25,16 +27,6 @@ fn gprs(r: &UserRegs) -> [u64; 18] {
         r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx,
         r.rax, r.rcx, r.rsp, r.rip, r.eflags,
     ]
-}
-
-fn put(buf: &mut [u8], at: usize, v: u64) {
-    buf[at..at + 8].copy_from_slice(&v.to_le_bytes());
-}
-
-fn get(buf: &[u8], at: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&buf[at..at + 8]);
-    u64::from_le_bytes(b)
 }
 
 /// The frame for a handler entered with `regs` (the interrupted state), and the registers

@@ -16,6 +16,17 @@ pub use frame_aarch64::{FRAME_AT_SIGRETURN, FRAME_BYTES, build_frame, restore_fr
 #[cfg(target_arch = "x86_64")]
 pub use frame_x86_64::{FRAME_AT_SIGRETURN, FRAME_BYTES, build_frame, restore_frame};
 
+/// A little-endian word at `at` of a signal frame being built or read.
+fn put(buf: &mut [u8], at: usize, v: u64) {
+    buf[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get(buf: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&buf[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
 /// What a signal does when its action is SIG_DFL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Default {
