@@ -46,6 +46,15 @@ impl Interrupter {
 }
 
 impl Shared {
+    /// A new context's kick state, listed in `contexts` (its machine's) for shoot-downs.
+    pub(crate) fn registered_in(contexts: &Mutex<Vec<Weak<Shared>>>) -> Arc<Shared> {
+        let shared = Arc::<Shared>::default();
+        let mut contexts = contexts.lock().unwrap_or_else(|e| e.into_inner());
+        contexts.retain(|c| c.strong_count() > 0);
+        contexts.push(Arc::downgrade(&shared));
+        shared
+    }
+
     /// The calling thread runs address space `space` for this context now (in `KVM_RUN` on
     /// the vCPU whose kvm_run is `run`, or, in guest mode, null), so kicks can reach it.
     pub(crate) fn register(&self, run: *mut kvm_run, space: u64) {

@@ -2,9 +2,11 @@
 //! the machine is built. Tables hold guest-physical addresses; the pool turns them back into
 //! host pointers for the code that edits them.
 
-use ring0::pagetables::{Allocator, PAGE_SIZE, PhysAddr};
+use std::sync::Mutex;
 
-use crate::error::Result;
+use ring0::pagetables::{Allocator, Format, PAGE_SIZE, PageTables, PhysAddr};
+
+use crate::error::{Error, Result};
 use crate::region::HostRegion;
 
 pub(crate) struct TablePool {
@@ -110,4 +112,37 @@ unsafe impl Allocator for TablePool {
             .wrapping_add((pa - self.region.gpa()) as usize)
             .cast()
     }
+}
+
+/// The error for an address space whose tables were released.
+pub(crate) fn released() -> Error {
+    Error::InvalidRange {
+        addr: 0,
+        len: 0,
+        why: "address space was released",
+    }
+}
+
+/// Runs `f` on an address space's tables (`None` once released) with the machine's pool.
+pub(crate) fn with_space_tables<F: Format, T>(
+    tables: &Mutex<Option<PageTables<F>>>,
+    pool: &Mutex<TablePool>,
+    f: impl FnOnce(&mut PageTables<F>, &mut TablePool) -> Result<T>,
+) -> Result<T> {
+    let mut guard = tables.lock().unwrap_or_else(|e| e.into_inner());
+    let tables = guard.as_mut().ok_or_else(released)?;
+    let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
+    f(tables, &mut pool)
+}
+
+/// Checks that `[addr, addr + len)` is page-aligned, not empty and inside `[min, max)`.
+pub(crate) fn check_user_range(addr: u64, len: u64, (min, max): (u64, u64)) -> Result<()> {
+    let why = if !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) || len == 0 {
+        "not page-aligned or empty"
+    } else if addr < min || addr.checked_add(len).is_none_or(|end| end > max) {
+        "outside the application address range"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidRange { addr, len, why })
 }

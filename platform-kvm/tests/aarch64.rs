@@ -461,95 +461,151 @@ fn fp_and_tls_registers_belong_to_their_context() {
     assert_eq!(t2.regs[0], 0x7000_2000);
 }
 
-#[test]
-fn an_interrupt_takes_a_spinning_application_out_and_it_resumes() {
-    let Some(machine) = machine_with(2) else {
-        return;
-    };
-    let (space, pages) = space_with_code(&machine);
-    let flag = data_page(
-        &machine,
-        &pages,
-        &space,
-        DATA,
-        Perms::READ | Perms::WRITE,
-        0,
-    );
-    let mut ctx = Context::new(&machine);
-    let interrupter = ctx.interrupter();
-    let mut regs = regs_at(at(&rf_spin));
-    regs.regs[0] = DATA;
-    regs.regs[5] = 0x5555;
-    let kicker = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        let sent = Instant::now();
-        interrupter.interrupt();
-        sent
-    });
-    let trap = ctx.switch(&mut regs, &space).unwrap();
-    let latency = kicker.join().unwrap().elapsed();
-    assert_eq!(trap, Trap::Interrupted);
-    eprintln!("interrupt to return: {latency:?}");
-    assert!(latency < Duration::from_secs(1));
-    assert!(
-        (at(&rf_spin)..at(&rf_spin) + 12).contains(&regs.pc),
-        "stopped inside the loop, pc {:#x}",
-        regs.pc
-    );
-    assert_eq!(regs.regs[5], 0x5555, "registers survive the interrupt");
-    // Set the flag; the same loop, resumed, sees it and traps.
-    machine.memory().write(flag, &1u64.to_le_bytes()).unwrap();
-    assert_eq!(ctx.switch(&mut regs, &space).unwrap(), Trap::Syscall);
-    assert_eq!(read_word(&machine, flag), 1);
+/// How a test's switches run: exit-per-trap from the host, or in guest mode.
+#[derive(Clone)]
+struct Runner(Option<Arc<GuestMode>>);
+
+impl Runner {
+    fn both(machine: &Arc<Machine>) -> [Runner; 2] {
+        [
+            Runner(None),
+            Runner(Some(GuestMode::new(machine).expect("guest mode"))),
+        ]
+    }
+
+    fn name(&self) -> &'static str {
+        if self.0.is_some() {
+            "guest mode"
+        } else {
+            "exit-per-trap"
+        }
+    }
+
+    /// Runs `f` on this thread the way switches need (inside guest mode's `run`).
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let Some(guest) = &self.0 else { return f() };
+        let mut out = None;
+        guest.run(|| out = Some(f())).expect("guest mode runs");
+        out.expect("the closure ran")
+    }
+
+    fn switch(&self, ctx: &mut Context, regs: &mut TaskRegs, space: &AddressSpace) -> Trap {
+        match &self.0 {
+            Some(guest) => ctx.switch_in_guest(guest, regs, space),
+            None => ctx.switch(regs, space),
+        }
+        .expect("switch")
+    }
+
+    /// Switches until the application traps with something other than an interrupt.
+    fn switch_past_interrupts(
+        &self,
+        ctx: &mut Context,
+        regs: &mut TaskRegs,
+        space: &AddressSpace,
+    ) -> Trap {
+        loop {
+            match self.switch(ctx, regs, space) {
+                Trap::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
 }
 
 #[test]
-fn more_spinning_threads_than_vcpus_all_get_to_run() {
+fn an_interrupt_takes_a_spinning_application_out_in_both_modes() {
+    let Some(machine) = machine_with(2) else {
+        return;
+    };
+    for runner in Runner::both(&machine) {
+        let (space, pages) = space_with_code(&machine);
+        let flag = data_page(
+            &machine,
+            &pages,
+            &space,
+            DATA,
+            Perms::READ | Perms::WRITE,
+            0,
+        );
+        let mut ctx = Context::new(&machine);
+        let interrupter = ctx.interrupter();
+        let mut regs = regs_at(at(&rf_spin));
+        regs.regs[0] = DATA;
+        regs.regs[5] = 0x5555;
+        let kicker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            let sent = Instant::now();
+            interrupter.interrupt();
+            sent
+        });
+        let trap = runner.run(|| runner.switch(&mut ctx, &mut regs, &space));
+        let latency = kicker.join().unwrap().elapsed();
+        let mode = runner.name();
+        eprintln!("{mode}: interrupt to return {latency:?}");
+        assert_eq!(trap, Trap::Interrupted, "{mode}");
+        assert!(latency < Duration::from_secs(1), "{mode}");
+        assert!(
+            (at(&rf_spin)..at(&rf_spin) + 12).contains(&regs.pc),
+            "{mode}: stopped inside the loop, pc {:#x}",
+            regs.pc
+        );
+        assert_eq!(
+            regs.regs[5], 0x5555,
+            "{mode}: registers survive the interrupt"
+        );
+        // Set the flag; the same loop, resumed, sees it and traps.
+        machine.memory().write(flag, &1u64.to_le_bytes()).unwrap();
+        let trap = runner.run(|| runner.switch(&mut ctx, &mut regs, &space));
+        assert_eq!(trap, Trap::Syscall, "{mode}");
+    }
+}
+
+#[test]
+fn more_spinning_threads_than_vcpus_all_get_to_run_in_both_modes() {
     // One vCPU: the spinner holds it until the setter runs, which needs the vCPU.
     let Some(machine) = machine_with(1) else {
         return;
     };
-    let (space, pages) = space_with_code(&machine);
-    data_page(
-        &machine,
-        &pages,
-        &space,
-        DATA,
-        Perms::READ | Perms::WRITE,
-        0,
-    );
-    let space = Arc::new(space);
-    let spinner = {
-        let (machine, space) = (machine.clone(), space.clone());
-        std::thread::spawn(move || {
+    for runner in Runner::both(&machine) {
+        let (space, pages) = space_with_code(&machine);
+        data_page(
+            &machine,
+            &pages,
+            &space,
+            DATA,
+            Perms::READ | Perms::WRITE,
+            0,
+        );
+        let space = Arc::new(space);
+        let spinner = {
+            let (machine, space, runner) = (machine.clone(), space.clone(), runner.clone());
+            std::thread::spawn(move || {
+                runner.run(|| {
+                    let mut ctx = Context::new(&machine);
+                    let mut regs = regs_at(at(&rf_spin));
+                    regs.regs[0] = DATA;
+                    runner.switch_past_interrupts(&mut ctx, &mut regs, &space)
+                })
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let trap = runner.run(|| {
             let mut ctx = Context::new(&machine);
-            let mut regs = regs_at(at(&rf_spin));
+            let mut regs = regs_at(at(&rf_set_flag));
             regs.regs[0] = DATA;
-            loop {
-                match ctx.switch(&mut regs, &space).unwrap() {
-                    Trap::Interrupted => continue,
-                    other => return other,
-                }
-            }
-        })
-    };
-    std::thread::sleep(Duration::from_millis(100));
-    let mut ctx = Context::new(&machine);
-    let mut regs = regs_at(at(&rf_set_flag));
-    regs.regs[0] = DATA;
-    regs.regs[1] = 1;
-    let started = Instant::now();
-    loop {
-        match ctx.switch(&mut regs, &space).unwrap() {
-            Trap::Interrupted => continue,
-            other => {
-                assert_eq!(other, Trap::Syscall);
-                break;
-            }
-        }
+            regs.regs[1] = 1;
+            runner.switch_past_interrupts(&mut ctx, &mut regs, &space)
+        });
+        eprintln!(
+            "{}: the setter ran after {:?}",
+            runner.name(),
+            started.elapsed()
+        );
+        assert_eq!(trap, Trap::Syscall, "{}", runner.name());
+        assert_eq!(spinner.join().unwrap(), Trap::Syscall, "{}", runner.name());
     }
-    eprintln!("the setter ran after {:?}", started.elapsed());
-    assert_eq!(spinner.join().unwrap(), Trap::Syscall);
 }
 
 // --- guest mode: the sentry's thread at EL1 ---
@@ -717,108 +773,6 @@ fn guest_mode_faults_exceptions_and_fp_state() {
         assert_eq!(r2.regs[0], 0x5555_6666_7777_8888);
         assert_eq!(std::hint::black_box(sentry_fp) * 2.0, 5.5);
     });
-}
-
-#[test]
-fn guest_mode_interrupt_takes_a_spinning_application_out() {
-    let Some(machine) = machine_with(2) else {
-        return;
-    };
-    let (space, pages) = space_with_code(&machine);
-    let flag = data_page(
-        &machine,
-        &pages,
-        &space,
-        DATA,
-        Perms::READ | Perms::WRITE,
-        0,
-    );
-    let mut ctx = Context::new(&machine);
-    let interrupter = ctx.interrupter();
-    let (trap, latency, regs) = in_guest_mode(&machine, |guest| {
-        let mut regs = regs_at(at(&rf_spin));
-        regs.regs[0] = DATA;
-        regs.regs[5] = 0x5555;
-        let kicker = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(200));
-            let sent = Instant::now();
-            interrupter.interrupt();
-            sent
-        });
-        let trap = ctx.switch_in_guest(guest, &mut regs, &space).unwrap();
-        (trap, kicker.join().unwrap().elapsed(), regs)
-    });
-    eprintln!("guest mode: interrupt to return {latency:?}");
-    assert_eq!(trap, Trap::Interrupted);
-    assert!(latency < Duration::from_secs(1));
-    assert_eq!(regs.regs[5], 0x5555);
-    assert!((at(&rf_spin)..at(&rf_spin) + 12).contains(&regs.pc));
-    machine.memory().write(flag, &1u64.to_le_bytes()).unwrap();
-    let mut regs = regs;
-    in_guest_mode(&machine, |guest| {
-        assert_eq!(
-            ctx.switch_in_guest(guest, &mut regs, &space).unwrap(),
-            Trap::Syscall
-        );
-    });
-}
-
-#[test]
-fn guest_mode_threads_share_one_vcpu() {
-    // A spinner in guest mode holds the only vCPU; the setter's thread must get it.
-    let Some(machine) = machine_with(1) else {
-        return;
-    };
-    let (space, pages) = space_with_code(&machine);
-    data_page(
-        &machine,
-        &pages,
-        &space,
-        DATA,
-        Perms::READ | Perms::WRITE,
-        0,
-    );
-    let space = Arc::new(space);
-    let guest = GuestMode::new(&machine).unwrap();
-    let spinner = {
-        let (machine, space, guest) = (machine.clone(), space.clone(), guest.clone());
-        std::thread::spawn(move || {
-            let mut out = None;
-            guest
-                .run(|| {
-                    let mut ctx = Context::new(&machine);
-                    let mut regs = regs_at(at(&rf_spin));
-                    regs.regs[0] = DATA;
-                    out = Some(loop {
-                        match ctx.switch_in_guest(&guest, &mut regs, &space).unwrap() {
-                            Trap::Interrupted => continue,
-                            other => break other,
-                        }
-                    });
-                })
-                .unwrap();
-            out.unwrap()
-        })
-    };
-    std::thread::sleep(Duration::from_millis(100));
-    guest
-        .run(|| {
-            let mut ctx = Context::new(&machine);
-            let mut regs = regs_at(at(&rf_set_flag));
-            regs.regs[0] = DATA;
-            regs.regs[1] = 1;
-            loop {
-                match ctx.switch_in_guest(&guest, &mut regs, &space).unwrap() {
-                    Trap::Interrupted => continue,
-                    other => {
-                        assert_eq!(other, Trap::Syscall);
-                        break;
-                    }
-                }
-            }
-        })
-        .unwrap();
-    assert_eq!(spinner.join().unwrap(), Trap::Syscall);
 }
 
 #[test]

@@ -11,6 +11,7 @@ use ring0::pagetables::{PageTables, Perms};
 
 use super::machine::Machine;
 use crate::error::{Error, Result};
+use crate::tables::{TablePool, check_user_range, released, with_space_tables};
 
 const PAGE: u64 = 4096;
 
@@ -150,11 +151,7 @@ impl AddressSpace {
 
     pub(crate) fn loadable(&self) -> Result<Loadable> {
         let guard = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        let tables = guard.as_ref().ok_or(Error::InvalidRange {
-            addr: 0,
-            len: 0,
-            why: "address space was released",
-        })?;
+        let tables = guard.as_ref().ok_or_else(released)?;
         Ok(Loadable {
             ttbr0: ttbr_value(tables.root(), self.asid),
             asid: self.asid,
@@ -169,20 +166,9 @@ impl AddressSpace {
 
     fn with_tables<T>(
         &self,
-        f: impl FnOnce(&mut PageTables<Aarch64>, &mut crate::tables::TablePool) -> Result<T>,
+        f: impl FnOnce(&mut PageTables<Aarch64>, &mut TablePool) -> Result<T>,
     ) -> Result<T> {
-        let mut guard = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        let tables = guard.as_mut().ok_or(Error::InvalidRange {
-            addr: 0,
-            len: 0,
-            why: "address space was released",
-        })?;
-        let mut pool = self
-            .machine
-            .tables
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        f(tables, &mut pool)
+        with_space_tables(&self.tables, &self.machine.tables, f)
     }
 }
 
@@ -193,12 +179,5 @@ impl Drop for AddressSpace {
 }
 
 fn check_range(addr: u64, len: u64) -> Result<()> {
-    let why = if !addr.is_multiple_of(PAGE) || !len.is_multiple_of(PAGE) || len == 0 {
-        "not page-aligned or empty"
-    } else if addr < USER_MIN || addr.checked_add(len).is_none_or(|end| end > USER_MAX) {
-        "outside the application address range"
-    } else {
-        return Ok(());
-    };
-    Err(Error::InvalidRange { addr, len, why })
+    check_user_range(addr, len, AddressSpace::USER_RANGE)
 }

@@ -1,8 +1,6 @@
 //! The aarch64 machine: one VM with its memory (memory file, page tables, entry area), the
 //! kernel's upper-half table (TTBR1) and the vCPU pool.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -63,24 +61,7 @@ impl Machine {
     /// Open `/dev/kvm` and build a machine; a clear error (never a panic) when KVM is
     /// missing or unusable.
     pub fn new(config: MachineConfig) -> Result<Arc<Machine>> {
-        let device = &config.device;
-        if !device.exists() {
-            return Err(Error::NoKvm(device.clone()));
-        }
-        let open_err = |source: std::io::Error| Error::OpenKvm {
-            path: device.clone(),
-            source,
-        };
-        let path = CString::new(device.as_os_str().as_bytes())
-            .map_err(|e| open_err(std::io::Error::other(e)))?;
-        let kvm = Kvm::new_with_path(&path).map_err(|e| open_err(e.into()))?;
-        let api = kvm.get_api_version();
-        if api != 12 {
-            return Err(Error::ApiVersion(api));
-        }
-        if !kvm.check_extension(Cap::UserMemory) {
-            return Err(Error::MissingCapability("KVM_CAP_USER_MEMORY"));
-        }
+        let kvm = config.open_kvm()?;
         if config.backend == Some(Backend::Software) {
             return Err(Error::UnsupportedArch);
         }

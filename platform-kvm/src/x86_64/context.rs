@@ -52,11 +52,7 @@ enum Exit {
 impl Context {
     pub fn new(machine: &Arc<Machine>) -> Context {
         install_kick_handler();
-        let shared = Arc::<Shared>::default();
-        let mut contexts = machine.contexts.lock().unwrap_or_else(|e| e.into_inner());
-        contexts.retain(|c| c.strong_count() > 0);
-        contexts.push(Arc::downgrade(&shared));
-        drop(contexts);
+        let shared = Shared::registered_in(&machine.contexts);
         Context {
             machine: machine.clone(),
             shared,

@@ -1,8 +1,6 @@
 //! The machine: one VM with its memory (memory file, page tables, entry area), the kernel's
 //! upper-half page table and the vCPU pool.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
@@ -69,24 +67,7 @@ impl Machine {
     /// Open `/dev/kvm` and build a machine; a clear error (never a panic) when KVM is
     /// missing or unusable.
     pub fn new(config: MachineConfig) -> Result<Arc<Machine>> {
-        let device = &config.device;
-        if !device.exists() {
-            return Err(Error::NoKvm(device.clone()));
-        }
-        let open_err = |source: std::io::Error| Error::OpenKvm {
-            path: device.clone(),
-            source,
-        };
-        let path = CString::new(device.as_os_str().as_bytes())
-            .map_err(|e| open_err(std::io::Error::other(e)))?;
-        let kvm = Kvm::new_with_path(&path).map_err(|e| open_err(e.into()))?;
-        let api = kvm.get_api_version();
-        if api != 12 {
-            return Err(Error::ApiVersion(api));
-        }
-        if !kvm.check_extension(Cap::UserMemory) {
-            return Err(Error::MissingCapability("KVM_CAP_USER_MEMORY"));
-        }
+        let kvm = config.open_kvm()?;
         let backend = config.backend.unwrap_or_else(Backend::detect);
         let vm = kvm.create_vm().map_err(Error::kvm("KVM_CREATE_VM"))?;
         // Only Intel needs these, and only for real mode; failing is harmless elsewhere.
