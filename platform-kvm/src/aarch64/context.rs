@@ -83,6 +83,8 @@ impl Context {
         }
         // The vCPU may change from one entry to the next: a kick reaches the thread, and its
         // signal handler the vCPU it runs (`guest_mode::on_kick`).
+        // Kicks from here on are for this switch (earlier ones set `pending`, checked above).
+        guest_mode::forget_kicks();
         self.shared.register(std::ptr::null_mut(), loadable.id);
         let index = match guest.enter() {
             Ok(index) => index,

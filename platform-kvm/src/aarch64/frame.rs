@@ -26,6 +26,30 @@ pub(crate) struct Frame {
     /// The sentry's callee-saved state during a guest-mode switch (x19-x30, SP, TPIDR_EL0,
     /// FPCR, d8-d15); only the entry code uses it.
     _sentry: [u64; 24],
+    _gap: [u64; 104],
+    /// The sentry's state at its own exceptions (guest mode).
+    pub el1: Saved,
+}
+
+/// A whole register state as the entry code saves it (the EL1 area; the application's part
+/// of `Frame` has the same layout with the switch's fields in its gaps).
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub(crate) struct Saved {
+    pub x: [u64; 31],
+    /// SP (of EL0 for the application, of EL1 for the sentry).
+    pub sp: u64,
+    pub elr: u64,
+    pub spsr: u64,
+    pub tpidr: u64,
+    _unused: [u64; 2],
+    pub esr: u64,
+    pub far: u64,
+    pub kind: u64,
+    pub fpsr: u64,
+    pub fpcr: u64,
+    _reserved: [u64; 22],
+    pub v: [u128; 32],
 }
 
 const _: () = {
@@ -49,4 +73,14 @@ const _: () = {
     assert!(offset_of!(Frame, sentry_ttbr0) == frame::SENTRY_TTBR0 as usize);
     assert!(offset_of!(Frame, _sentry) == frame::SENTRY as usize);
     assert!(core::mem::size_of::<Frame>() == frame::SIZE as usize);
+    assert!(offset_of!(Frame, el1) == frame::EL1 as usize);
+    assert!(offset_of!(Saved, sp) == frame::SP_EL0 as usize);
+    assert!(offset_of!(Saved, elr) == frame::ELR as usize);
+    assert!(offset_of!(Saved, spsr) == frame::SPSR as usize);
+    assert!(offset_of!(Saved, tpidr) == frame::TPIDR as usize);
+    assert!(offset_of!(Saved, esr) == frame::ESR as usize);
+    assert!(offset_of!(Saved, far) == frame::FAR as usize);
+    assert!(offset_of!(Saved, kind) == frame::KIND as usize);
+    assert!(offset_of!(Saved, fpsr) == frame::FPSR as usize);
+    assert!(offset_of!(Saved, v) == frame::V as usize);
 };

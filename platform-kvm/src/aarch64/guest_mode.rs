@@ -39,7 +39,7 @@ use ring0::aarch64::{sysregs, vectors};
 use ring0::pagetables::aarch64::{Aarch64, ttbr_value};
 use ring0::pagetables::{PageTables, Perms};
 
-use super::frame::Frame;
+use super::frame::{Frame, Saved};
 use super::machine::{EXIT_GPA, Machine};
 use super::vcpu::{Vcpu, core_reg};
 use crate::error::{Error, Result};
@@ -204,14 +204,15 @@ impl GuestMode {
         {
             // SAFETY: this thread holds the vCPU, which is not running: the frame is ours.
             let frame = unsafe { &mut *frame_ptr };
-            frame.x = mc.regs;
-            frame.sp_el0 = mc.sp;
-            frame.elr = mc.pc;
-            frame.spsr = sysregs::PSTATE_EL1H_MASKED | (mc.pstate & sysregs::PSTATE_USER_MASK);
-            frame.tpidr = tpidr_el0();
+            let sentry = &mut frame.el1;
+            sentry.x = mc.regs;
+            sentry.sp = mc.sp;
+            sentry.elr = mc.pc;
+            sentry.spsr = sysregs::PSTATE_EL1H_MASKED | (mc.pstate & sysregs::PSTATE_USER_MASK);
+            sentry.tpidr = tpidr_el0();
             if let Some(fp) = fpsimd(mc) {
                 // SAFETY: `fp` points at the FP/SIMD record of the live signal frame.
-                unsafe { read_fpsimd(fp, frame) };
+                unsafe { read_fpsimd(fp, sentry) };
             }
             frame.sentry_ttbr0 = self.ttbr0;
             frame.enter = 1;
@@ -253,32 +254,33 @@ impl GuestMode {
             exits.count(ExitReason::Mmio);
             // SAFETY: the vCPU stopped at its exit write: the frame is ours again.
             let frame = unsafe { &mut *frame_ptr };
-            if frame.kind >= kind::CURRENT_EL_END {
+            let sentry = &frame.el1;
+            if sentry.kind >= kind::CURRENT_EL_END {
                 return Err(Error::GuestFailure(format!(
                     "an application trap (vector {}) left guest mode",
-                    frame.kind
+                    sentry.kind
                 )));
             }
-            let esr_class = class(frame.esr);
+            let esr_class = class(sentry.esr);
             let pc = match esr_class {
-                ec::SVC64 if frame.esr & 0xffff == u64::from(LEAVE_SVC) => frame.elr,
+                ec::SVC64 if sentry.esr & 0xffff == u64::from(LEAVE_SVC) => sentry.elr,
                 // A host call: run the `svc` again, natively.
-                ec::SVC64 => frame.elr - 4,
-                INSTRUCTION_ABORT_SAME | DATA_ABORT_SAME if self.map(frame.far) => {
+                ec::SVC64 => sentry.elr - 4,
+                INSTRUCTION_ABORT_SAME | DATA_ABORT_SAME if self.map(sentry.far) => {
                     // Go on in the guest at the faulting instruction.
                     frame.enter = 1;
                     continue;
                 }
-                _ => frame.elr,
+                _ => sentry.elr,
             };
-            mc.regs = frame.x;
-            mc.sp = frame.sp_el0;
+            mc.regs = sentry.x;
+            mc.sp = sentry.sp;
             mc.pc = pc;
-            mc.pstate =
-                (mc.pstate & !sysregs::PSTATE_USER_MASK) | (frame.spsr & sysregs::PSTATE_USER_MASK);
+            mc.pstate = (mc.pstate & !sysregs::PSTATE_USER_MASK)
+                | (sentry.spsr & sysregs::PSTATE_USER_MASK);
             if let Some(fp) = fpsimd(mc) {
                 // SAFETY: `fp` points at the FP/SIMD record of the live signal frame.
-                unsafe { write_fpsimd(fp, frame) };
+                unsafe { write_fpsimd(fp, &frame.el1) };
             }
             return Ok(());
         }
@@ -382,6 +384,11 @@ fn disable_pointer_authentication() {
             std::io::Error::last_os_error()
         );
     }
+}
+
+/// Forgets kicks this thread got while it held no vCPU (they were for an earlier switch).
+pub(crate) fn forget_kicks() {
+    KICKED.with(|k| k.set(false));
 }
 
 /// Leaves guest mode if the thread is in it (it goes on natively).
@@ -512,7 +519,7 @@ fn fpsimd(mc: &mut libc::mcontext_t) -> Option<*mut u8> {
 ///
 /// # Safety
 /// `fp` points at a whole `fpsimd_context` record (528 bytes).
-unsafe fn read_fpsimd(fp: *mut u8, frame: &mut Frame) {
+unsafe fn read_fpsimd(fp: *mut u8, frame: &mut Saved) {
     // SAFETY: the record's layout: head (8), fpsr (4), fpcr (4), 32 vregs of 16 bytes.
     unsafe {
         frame.fpsr = u64::from(fp.add(8).cast::<u32>().read_unaligned());
@@ -527,7 +534,7 @@ unsafe fn read_fpsimd(fp: *mut u8, frame: &mut Frame) {
 ///
 /// # Safety
 /// As [`read_fpsimd`].
-unsafe fn write_fpsimd(fp: *mut u8, frame: &Frame) {
+unsafe fn write_fpsimd(fp: *mut u8, frame: &Saved) {
     // SAFETY: as in `read_fpsimd`.
     unsafe {
         fp.add(8).cast::<u32>().write_unaligned(frame.fpsr as u32);

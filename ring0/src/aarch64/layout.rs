@@ -67,8 +67,12 @@ pub mod frame {
     pub const SENTRY_TPIDR: u64 = SENTRY + 104;
     pub const SENTRY_FPCR: u64 = SENTRY + 112;
     pub const SENTRY_D: u64 = SENTRY + 128;
+    /// The sentry's own state at its exceptions in guest mode, laid out as the application's
+    /// (X, SP_EL0 = its SP, ELR, SPSR, TPIDR, ESR, FAR, KIND, FPSR, FPCR, V at the same
+    /// offsets from here).
+    pub const EL1: u64 = 2048;
     /// Bytes of the frame.
-    pub const SIZE: u64 = SENTRY_D + 8 * 8;
+    pub const SIZE: u64 = EL1 + V + 32 * 16;
 }
 
 /// Vector table entries (index = offset / 0x80), in the architecture's order.

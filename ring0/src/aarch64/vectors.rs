@@ -15,8 +15,9 @@
 //! state in the frame and enters the application through the same resume code; the
 //! application's next exception comes back through the same save code, which (MODE set)
 //! returns from the switch instead of exiting. The sentry's own exceptions (host calls,
-//! faults on memory its table lacks, the host's kicks) save its whole state into the frame
-//! and exit, so the host can carry on with that state natively.
+//! faults on memory its table lacks) save its whole state into the frame's EL1 area (apart
+//! from the application's, which an exception between writing it and the switch must not
+//! clobber) and exit, so the host can map and resume, or carry on with that state natively.
 
 use super::layout::{frame, kind};
 
@@ -35,6 +36,7 @@ core::arch::global_asm!(
     ".balign 0x80",
     "msr sp_el0, x0",
     "mrs x0, tpidr_el1",
+    "add x0, x0, #{el1}",
     "str x1, [x0, #{x} + 8]",
     "mrs x1, sp_el0",
     "str x1, [x0, #{x}]",
@@ -60,8 +62,8 @@ core::arch::global_asm!(
     "rf_vector 13",
     "rf_vector 14",
     "rf_vector 15",
-    // The sentry's exception: its whole state into the frame (SP and ELR in the SP_EL0 and
-    // ELR slots), then exit.
+    // The sentry's exception: its whole state into the frame's EL1 area (laid out as the
+    // application's, SP in the SP_EL0 slot), then exit. x0 is that area.
     ".Lringfence_a64_el1_save:",
     "str x1, [x0, #{kind}]",
     "stp x2, x3, [x0, #16]",
@@ -107,7 +109,7 @@ core::arch::global_asm!(
     "stp q26, q27, [x0, #{v} + 416]",
     "stp q28, q29, [x0, #{v} + 448]",
     "stp q30, q31, [x0, #{v} + 480]",
-    "mov sp, x0",
+    "sub sp, x0, #{el1}",
     "b .Lringfence_a64_exit",
     // The application's exception: its whole state into the frame.
     ".Lringfence_a64_save:",
@@ -229,6 +231,7 @@ core::arch::global_asm!(
     "ldr x1, [x0, #{sentry_ttbr0}]",
     "msr ttbr0_el1, x1",
     "isb",
+    "add x0, x0, #{el1}",
     "ldp q0, q1, [x0, #{v} + 0]",
     "ldp q2, q3, [x0, #{v} + 32]",
     "ldp q4, q5, [x0, #{v} + 64]",
@@ -341,6 +344,7 @@ core::arch::global_asm!(
     sentry_ttbr0 = const frame::SENTRY_TTBR0,
     sentry = const frame::SENTRY,
     not_run = const kind::NOT_RUN,
+    el1 = const frame::EL1,
 );
 
 // The pairs stored with one `stp` must be adjacent in the frame, and the sentry's area laid
