@@ -49,7 +49,7 @@ for mode in $MODES; do
   check "fork + exec + wait" /extra/forkexec
   check "threads" /extra/threads
   check "busybox sh pipeline" /bin/busybox sh -c 'echo one two three | tr " " "\n" | sort -r | head -2; echo $((6*7))'
-  for f in args memory signals pipes files ids sharedmap; do
+  for f in args memory signals pipes files ids sharedmap fpregs; do
     [ -x /extra/$f ] && check "$f" /extra/$f one "two words"
   done
 done

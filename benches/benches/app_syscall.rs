@@ -378,6 +378,7 @@ mod arch {
                 ..UserRegs::default()
             },
             tpidr_el0: 0,
+            fp: Default::default(),
         };
         let mut regs = start_regs;
         switch(&mut regs).expect("switch");

@@ -25,7 +25,7 @@ mod x86_64;
 #[cfg(target_arch = "aarch64")]
 use aarch64 as arch;
 #[cfg(target_arch = "aarch64")]
-pub use aarch64::{AddressSpace, Context, FpState, GuestMode, Machine};
+pub use aarch64::{AddressSpace, Context, GuestMode, Machine};
 pub use backend::Backend;
 pub use config::MachineConfig;
 pub use error::{Error, Result};

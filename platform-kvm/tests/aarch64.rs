@@ -200,6 +200,7 @@ fn regs_at(pc: u64) -> TaskRegs {
             ..Default::default()
         },
         tpidr_el0: 0,
+        fp: Default::default(),
     }
 }
 
@@ -437,7 +438,7 @@ fn fp_and_tls_registers_belong_to_their_context() {
     // Both load d0 on the one vCPU, then read it back.
     assert_eq!(one.switch(&mut r1, &space).unwrap(), Trap::Syscall);
     assert_eq!(two.switch(&mut r2, &space).unwrap(), Trap::Syscall);
-    assert_eq!(one.fp.v[0] as u64, 0x1111_2222_3333_4444);
+    assert_eq!(r1.fp.v[0] as u64, 0x1111_2222_3333_4444);
     assert_eq!(one.switch(&mut r1, &space).unwrap(), Trap::Syscall);
     assert_eq!(two.switch(&mut r2, &space).unwrap(), Trap::Syscall);
     assert_eq!(r1.regs[0], 0x1111_2222_3333_4444);

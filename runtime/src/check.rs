@@ -148,6 +148,7 @@ mod program {
                 ..Default::default()
             },
             tpidr_el0: 0,
+            fp: Default::default(),
         }
     }
 

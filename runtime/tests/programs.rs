@@ -131,6 +131,11 @@ fn static_signals() {
 }
 
 #[test]
+fn static_fp_registers_across_fork_and_signal_handlers() {
+    same("fpregs", Link::Static, &[]);
+}
+
+#[test]
 fn static_user_and_group_ids() {
     same("ids", Link::Static, &[]);
 }

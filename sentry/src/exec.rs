@@ -300,5 +300,6 @@ fn initial_regs(entry: u64, sp: u64) -> Regs {
             ..Default::default()
         },
         tpidr_el0: 0,
+        fp: Default::default(),
     }
 }

@@ -12,7 +12,7 @@ pub use crate::syscalls::aarch64 as syscalls;
 pub use epoll::EpollEvent;
 pub use fcntl::OpenFlags;
 pub use mman::{PROT_BTI, PROT_MTE};
-pub use regs::{TaskRegs, UserRegs};
+pub use regs::{FpRegs, TaskRegs, UserRegs};
 pub use signal::{MINSIGSTKSZ, SIGSTKSZ};
 pub use stat::Stat;
 

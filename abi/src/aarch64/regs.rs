@@ -59,14 +59,25 @@ impl UserRegs {
     }
 }
 
-/// A thread's user-mode state as the sentry keeps it: `user_pt_regs` and the thread pointer
-/// (TPIDR_EL0), which on aarch64 is a system register outside that structure. It reads as
+/// The FP/SIMD registers (`struct user_fpsimd_state`, with FPSR and FPCR widened).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FpRegs {
+    pub v: [u128; 32],
+    pub fpsr: u64,
+    pub fpcr: u64,
+}
+
+/// A thread's user-mode state as the sentry keeps it: `user_pt_regs`, the thread pointer
+/// (TPIDR_EL0, a system register outside that structure) and the FP/SIMD registers (which a
+/// forked child inherits, d8-d15 being callee-saved, and signal frames carry). It reads as
 /// its [`UserRegs`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TaskRegs {
     pub user: UserRegs,
     pub tpidr_el0: u64,
+    pub fp: FpRegs,
 }
 
 impl core::ops::Deref for TaskRegs {

@@ -24,20 +24,10 @@ use crate::error::{Error, Result};
 use crate::kick::{Interrupter, Shared, install_kick_handler};
 use crate::stats::ExitReason;
 
-/// An application thread's FP/SIMD registers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FpState {
-    pub v: [u128; 32],
-    pub fpsr: u64,
-    pub fpcr: u64,
-}
-
 /// An application thread's execution context on the KVM platform.
 pub struct Context {
     machine: Arc<Machine>,
     shared: Arc<Shared>,
-    /// The application's FP/SIMD registers between switches.
-    pub fp: FpState,
     /// The vCPU this context ran on last (its TLB may still hold the space's translations).
     last_vcpu: Option<usize>,
 }
@@ -49,7 +39,6 @@ impl Context {
         Context {
             machine: machine.clone(),
             shared,
-            fp: FpState::default(),
             last_vcpu: None,
         }
     }
@@ -100,12 +89,12 @@ impl Context {
         let flush = self.machine.tlb_stale(index, &loadable);
         // SAFETY: this thread holds vCPU `index` (it is in guest mode on it): the frame is
         // its own while the switch is not running the application.
-        unsafe { store(&mut *frame_ptr, regs, &self.fp, loadable.ttbr0, flush) };
+        unsafe { store(&mut *frame_ptr, regs, loadable.ttbr0, flush) };
         let vector = guest_mode::switch(index);
         // SAFETY: as above; the application stopped.
         let frame = unsafe { &mut *frame_ptr };
         if vector != kind::NOT_RUN {
-            load(frame, regs, &mut self.fp);
+            load(frame, regs);
         }
         let (esr, far) = (frame.esr, frame.far);
         let leave = std::mem::take(&mut frame.leave) != 0;
@@ -154,7 +143,7 @@ impl Context {
         // writes its frame (see `Machine::frame`); the frame is a live page of the entry area.
         unsafe {
             let frame = &mut *frame_ptr;
-            store(frame, regs, &self.fp, space.ttbr0, flush);
+            store(frame, regs, space.ttbr0, flush);
             frame.mode = 0;
             frame.enter = 0;
             frame.leave = 0;
@@ -174,7 +163,7 @@ impl Context {
             Stop::Saved => {
                 // SAFETY: as above: the vCPU stopped at its exit write.
                 let frame = unsafe { &*frame_ptr };
-                load(frame, regs, &mut self.fp);
+                load(frame, regs);
                 syndrome::decode(frame.kind, frame.esr, frame.far).ok_or_else(|| {
                     Error::GuestFailure(format!(
                         "exception at EL1 (vector {}, ESR {:#x}, FAR {:#x}, ELR {:#x})",
@@ -247,7 +236,7 @@ enum Stop {
 }
 
 /// The application's state into the frame, for the resume code.
-fn store(frame: &mut Frame, regs: &TaskRegs, fp: &FpState, ttbr0: u64, flush: bool) {
+fn store(frame: &mut Frame, regs: &TaskRegs, ttbr0: u64, flush: bool) {
     frame.x = regs.regs;
     frame.sp_el0 = regs.sp;
     frame.elr = regs.pc;
@@ -255,19 +244,19 @@ fn store(frame: &mut Frame, regs: &TaskRegs, fp: &FpState, ttbr0: u64, flush: bo
     frame.tpidr = regs.tpidr_el0;
     frame.ttbr0 = ttbr0;
     frame.flush = u64::from(flush);
-    frame.fpsr = fp.fpsr;
-    frame.fpcr = fp.fpcr;
-    frame.v = fp.v;
+    frame.fpsr = regs.fp.fpsr;
+    frame.fpcr = regs.fp.fpcr;
+    frame.v = regs.fp.v;
 }
 
 /// The application's state at a trap, from the frame.
-fn load(frame: &Frame, regs: &mut TaskRegs, fp: &mut FpState) {
+fn load(frame: &Frame, regs: &mut TaskRegs) {
     regs.regs = frame.x;
     regs.sp = frame.sp_el0;
     regs.pc = frame.elr;
     regs.pstate = frame.spsr;
     regs.tpidr_el0 = frame.tpidr;
-    fp.fpsr = frame.fpsr;
-    fp.fpcr = frame.fpcr;
-    fp.v = frame.v;
+    regs.fp.fpsr = frame.fpsr;
+    regs.fp.fpcr = frame.fpcr;
+    regs.fp.v = frame.v;
 }

@@ -10,7 +10,7 @@ mod pool;
 mod vcpu;
 
 pub use address_space::AddressSpace;
-pub use context::{Context, FpState};
+pub use context::Context;
 pub use guest_mode::GuestMode;
 pub(crate) use guest_mode::on_kick;
 pub use machine::Machine;

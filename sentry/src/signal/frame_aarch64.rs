@@ -3,9 +3,8 @@
 //!
 //! Layout as Linux's: siginfo (128 bytes), then the ucontext (flags, link, stack, mask, and
 //! at offset 176 the sigcontext: fault address, x0-x30, sp, pc, pstate, then 4 KiB of
-//! records). The records area holds only the terminating record: the FP/SIMD registers stay
-//! with the platform's context, so a handler must preserve the ones the procedure-call
-//! standard asks it to (as compiled code does).
+//! records). The records are the FP/SIMD one (`fpsimd_context`) and the terminating empty
+//! one, so the interrupted code gets its vector registers back whatever the handler did.
 
 use abi::aarch64::TaskRegs;
 use abi::{Errno, SigInfo, SigSet, StackT};
@@ -29,6 +28,11 @@ const FRAME_SIZE: u64 = (PSTATE as u64 + 8).next_multiple_of(16) + 4096;
 const RECORD_SIZE: u64 = 16;
 /// The PSTATE bits sigreturn may restore: the condition flags.
 const PSTATE_USER: u64 = 0xf000_0000;
+/// The first record of the sigcontext's records area: `fpsimd_context` (magic, size, FPSR,
+/// FPCR, then the 32 vector registers from offset 16).
+const FPSIMD: usize = PSTATE + 8 + 8;
+const FPSIMD_MAGIC: u32 = 0x4650_8001;
+const FPSIMD_SIZE: u32 = 16 + 32 * 16;
 
 /// The frame for a handler entered with `regs` (the interrupted state), and the registers
 /// that enter it. `sp` is where the frame goes below (the alternate stack's top or SP); the
@@ -63,6 +67,14 @@ pub fn build_frame(
     put(&mut buf, SP, regs.sp);
     put(&mut buf, PC, regs.pc);
     put(&mut buf, PSTATE, regs.pstate);
+    put32(&mut buf, FPSIMD, FPSIMD_MAGIC);
+    put32(&mut buf, FPSIMD + 4, FPSIMD_SIZE);
+    put32(&mut buf, FPSIMD + 8, regs.fp.fpsr as u32);
+    put32(&mut buf, FPSIMD + 12, regs.fp.fpcr as u32);
+    for (i, v) in regs.fp.v.iter().enumerate() {
+        let at = FPSIMD + 16 + 16 * i;
+        buf[at..at + 16].copy_from_slice(&v.to_le_bytes());
+    }
     put(&mut buf, FRAME_SIZE as usize, regs.regs[29]);
     put(&mut buf, FRAME_SIZE as usize + 8, regs.regs[30]);
 
@@ -90,7 +102,29 @@ pub fn restore_frame(frame: &[u8], current: &TaskRegs) -> Result<(TaskRegs, SigS
     r.sp = get(frame, SP);
     r.pc = get(frame, PC);
     r.pstate = get(frame, PSTATE) & PSTATE_USER;
+    // The FP/SIMD record, if the handler left it in place (otherwise the registers stay as
+    // they are).
+    if get32(frame, FPSIMD) == FPSIMD_MAGIC && get32(frame, FPSIMD + 4) == FPSIMD_SIZE {
+        r.fp.fpsr = u64::from(get32(frame, FPSIMD + 8));
+        r.fp.fpcr = u64::from(get32(frame, FPSIMD + 12));
+        for (i, v) in r.fp.v.iter_mut().enumerate() {
+            let at = FPSIMD + 16 + 16 * i;
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&frame[at..at + 16]);
+            *v = u128::from_le_bytes(b);
+        }
+    }
     Ok((r, SigSet::from_bits(get(frame, SIGMASK))))
+}
+
+fn put32(buf: &mut [u8], at: usize, v: u32) {
+    buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get32(buf: &[u8], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&buf[at..at + 4]);
+    u32::from_le_bytes(b)
 }
 
 /// How many bytes of frame `rt_sigreturn` reads, from SP.
@@ -108,6 +142,7 @@ mod tests {
         assert_eq!(MCONTEXT, 304);
         assert_eq!(SP, 560);
         assert_eq!(FRAME_SIZE, 4688);
+        assert_eq!(FPSIMD, 592);
     }
 
     #[test]
@@ -121,6 +156,10 @@ mod tests {
         regs.pc = 0x40_1000;
         regs.pstate = 0x6000_0000;
         regs.tpidr_el0 = 0x7777;
+        regs.fp.v[8] = 0x8888_0000_0000_0000_0000_0000_0000_0008;
+        regs.fp.v[31] = u128::MAX - 31;
+        regs.fp.fpcr = 0x40_0000;
+        regs.fp.fpsr = 0x10;
         let info = SigInfo::kill(10, 1, 0);
         let mask = SigSet::EMPTY.with(12);
         let (frame, bytes, entry) = build_frame(
@@ -143,7 +182,11 @@ mod tests {
         // The frame record continues the chain into the interrupted code.
         assert_eq!(entry.regs[29], frame + FRAME_SIZE);
         assert_eq!(get(&bytes, FRAME_SIZE as usize), 0x7fff_0000_2000);
-        let (restored, m) = restore_frame(&bytes, &entry).unwrap();
+        // The handler clobbers vector registers; sigreturn brings the interrupted ones back.
+        let mut in_handler = entry;
+        in_handler.fp.v = [7; 32];
+        in_handler.fp.fpcr = 0;
+        let (restored, m) = restore_frame(&bytes, &in_handler).unwrap();
         assert_eq!(m, mask);
         assert_eq!(restored, regs, "every register comes back, TLS untouched");
     }
