@@ -274,9 +274,31 @@ fn hwcap() -> u64 {
     u64::from(core::arch::x86_64::__cpuid(1).edx)
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+/// The host's AT_HWCAP without what the sandbox does not give applications: SVE (their SVE
+/// state is not kept across traps, so SVE is trapped at EL0), CPUID (Linux emulates EL0 reads
+/// of ID registers; the sentry does not), pointer authentication (keys are off, see
+/// platform-kvm's guest mode), and the PSTATE bits DIT and SSBS (only NZCV survive a trap).
+#[cfg(target_arch = "aarch64")]
 fn hwcap() -> u64 {
-    0
+    const CPUID: u64 = 1 << 11;
+    const SVE: u64 = 1 << 22;
+    const DIT: u64 = 1 << 24;
+    const SSBS: u64 = 1 << 28;
+    const PACA: u64 = 1 << 30;
+    const PACG: u64 = 1 << 31;
+    static HOST: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let host = *HOST.get_or_init(|| {
+        // The host's own auxiliary vector: (type, value) pairs of native-endian words.
+        let auxv = std::fs::read("/proc/self/auxv").unwrap_or_default();
+        auxv.chunks_exact(16)
+            .map(|p| {
+                let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]));
+                (word(&p[..8]), word(&p[8..]))
+            })
+            .find(|&(kind, _)| kind == abi::auxv::AT_HWCAP)
+            .map_or(0, |(_, value)| value)
+    });
+    host & !(CPUID | SVE | DIT | SSBS | PACA | PACG)
 }
 
 #[cfg(target_arch = "x86_64")]
