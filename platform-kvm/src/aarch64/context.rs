@@ -214,10 +214,7 @@ impl Context {
             // In the application: take it out as an interrupt would, through the IRQ
             // vector's save path.
             let pstate = vcpu.get(core_reg::PSTATE)?;
-            vcpu.set(core_reg::ELR_EL1, pc)?;
-            vcpu.set(core_reg::SPSR_EL1, pstate)?;
-            vcpu.set(core_reg::PSTATE, sysregs::PSTATE_EL1H_MASKED)?;
-            vcpu.set(core_reg::PC, CODE_VA + 0x80 * kind::LOWER_IRQ)?;
+            vcpu.raise(kind::LOWER_IRQ, pc, pstate)?;
         }
     }
 

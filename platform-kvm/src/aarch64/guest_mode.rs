@@ -286,8 +286,8 @@ impl GuestMode {
         }
     }
 
-    /// A kick stopped the vCPU (`KVM_RUN` returned EINTR): take the thread out of the
-    /// application, or out of guest mode, through the entry code's save paths.
+    /// A kick stopped the vCPU (`KVM_RUN` returned EINTR): take the application out through
+    /// the IRQ vector, and ask the thread to leave guest mode at its next chance (LEAVE).
     fn kicked(&self, vcpu: &mut Vcpu, frame_ptr: *mut Frame) -> Result<()> {
         vcpu.fd.set_kvm_immediate_exit(0);
         let pc = vcpu.get(core_reg::PC)?;
@@ -311,11 +311,7 @@ impl GuestMode {
         }
         // The application: through the IRQ vector, so its switch returns "interrupted" (and
         // then the thread leaves).
-        let vector = kind::LOWER_IRQ;
-        vcpu.set(core_reg::ELR_EL1, pc)?;
-        vcpu.set(core_reg::SPSR_EL1, pstate)?;
-        vcpu.set(core_reg::PSTATE, sysregs::PSTATE_EL1H_MASKED)?;
-        vcpu.set(core_reg::PC, CODE_VA + 0x80 * vector)
+        vcpu.raise(kind::LOWER_IRQ, pc, pstate)
     }
 
     /// Maps the piece of host memory around `addr` into the sentry's table (if it is not

@@ -113,6 +113,17 @@ impl Vcpu {
         Ok(u64::from_le_bytes(b))
     }
 
+    /// Takes the vCPU, stopped at `pc` with `pstate` (in the application), into vector entry
+    /// `vector` of the entry code, as if that exception had come: its save path then stores
+    /// the application's state into the frame. (After `KVM_RUN` returned EINTR only: no MMIO
+    /// is pending.)
+    pub(crate) fn raise(&mut self, vector: u64, pc: u64, pstate: u64) -> Result<()> {
+        self.set(core_reg::ELR_EL1, pc)?;
+        self.set(core_reg::SPSR_EL1, pstate)?;
+        self.set(core_reg::PSTATE, sysregs::PSTATE_EL1H_MASKED)?;
+        self.set(core_reg::PC, CODE_VA + 0x80 * vector)
+    }
+
     /// Puts the vCPU where it stands after an exit, at EL1 with its frame in SP_EL1 (it then
     /// goes where the frame's ENTER field says).
     ///
