@@ -406,6 +406,12 @@ fn two_address_spaces_see_their_own_pages_and_unmaps_take_effect() {
             assert_eq!(regs.regs[1], want, "round {round}");
         }
     }
+    // Mapped again to another frame (as a copy-on-write break does), it reads the new one.
+    data_page(&machine, &pages, &a, DATA, Perms::READ, 0xc);
+    let mut regs = regs_at(at(&rf_load));
+    regs.regs[0] = DATA;
+    assert_eq!(ctx.switch(&mut regs, &a).unwrap(), Trap::Syscall);
+    assert_eq!(regs.regs[1], 0xc, "the replaced translation is gone");
     // Once unmapped (after the TLB held it), the page is gone for that space only.
     b.unmap(DATA, PAGE).unwrap();
     let mut regs = regs_at(at(&rf_load));
@@ -417,7 +423,7 @@ fn two_address_spaces_see_their_own_pages_and_unmaps_take_effect() {
     let mut regs = regs_at(at(&rf_load));
     regs.regs[0] = DATA;
     assert_eq!(ctx.switch(&mut regs, &a).unwrap(), Trap::Syscall);
-    assert_eq!(regs.regs[1], 0xa);
+    assert_eq!(regs.regs[1], 0xc);
     // A released space cannot be switched to.
     b.release();
     assert!(ctx.switch(&mut regs_at(at(&rf_load)), &b).is_err());

@@ -79,9 +79,30 @@ impl AddressSpace {
                 why: "not page-aligned or past the end of the memory file",
             });
         }
+        let target = memory.gpa() + offset;
+        // Break before make, as the architecture requires when a valid translation's output
+        // address changes (a copy-on-write break, a remap): what is mapped there goes, and
+        // every vCPU drops it, before the new translation is written. A change of
+        // permissions alone needs no break.
+        let broken = self.with_tables(|tables, pool| {
+            let elsewhere = if len == PAGE {
+                tables
+                    .translate(pool, addr)
+                    .is_some_and(|(pa, _)| pa != target)
+            } else {
+                true
+            };
+            if !elsewhere {
+                return Ok(false);
+            }
+            tables
+                .unmap(pool, addr, len)
+                .map_err(|e| Error::PageTables(e.to_string()))
+        })?;
+        self.changed(broken);
         self.with_tables(|tables, pool| {
             tables
-                .map(pool, addr, memory.gpa() + offset, len, perms | Perms::USER)
+                .map(pool, addr, target, len, perms | Perms::USER)
                 .map_err(|e| Error::PageTables(e.to_string()))
         })
         .map(|changed| self.changed(changed))
