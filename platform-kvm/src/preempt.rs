@@ -3,6 +3,8 @@
 //! "interrupted"), and a thread that gave its vCPU back that way lets the waiters go first.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Condvar, MutexGuard};
 use std::time::{Duration, Instant};
 
 use kvm_bindings::kvm_run;
@@ -48,9 +50,42 @@ impl Holder {
     }
 }
 
-/// Whether the calling thread should let waiters go first (once).
-pub(crate) fn take_yield() -> bool {
-    YIELD_NEXT.with(|y| y.replace(false))
+/// Threads waiting for a vCPU of a pool, and the wake-up when one is given back.
+#[derive(Default)]
+pub(crate) struct Waiting {
+    freed: Condvar,
+    waiters: AtomicUsize,
+}
+
+impl Waiting {
+    /// With the pool's lock held: if this thread gave its vCPU back because a waiter asked,
+    /// and threads wait, lets them go first (for one slice at most).
+    pub(crate) fn yield_first<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        if !(YIELD_NEXT.with(|y| y.replace(false)) && self.waiters.load(Relaxed) > 0) {
+            return guard;
+        }
+        self.freed
+            .wait_timeout(guard, SLICE)
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+    }
+
+    /// Waits (releasing the pool's lock) for a vCPU to be given back, one slice at most;
+    /// whether the slice passed without one.
+    pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> (MutexGuard<'a, T>, bool) {
+        self.waiters.fetch_add(1, Relaxed);
+        let (guard, waited) = self
+            .freed
+            .wait_timeout(guard, SLICE)
+            .unwrap_or_else(|e| e.into_inner());
+        self.waiters.fetch_sub(1, Relaxed);
+        (guard, waited.timed_out())
+    }
+
+    /// A vCPU was given back.
+    pub(crate) fn notify(&self) {
+        self.freed.notify_one();
+    }
 }
 
 /// Asks the holder that has held its vCPU longest (and was not asked yet) to give it back.

@@ -6,10 +6,10 @@
 //! asks the longest holder for its vCPU back: it knocks it out of `KVM_RUN` (its switch
 //! returns "interrupted") and that thread lets the waiters go first next time.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 
 use super::vcpu::Vcpu;
-use crate::preempt::{self, Holder};
+use crate::preempt::{self, Holder, Waiting};
 
 struct Slot {
     vcpu: Option<Vcpu>,
@@ -18,8 +18,7 @@ struct Slot {
 
 pub(crate) struct VcpuPool {
     slots: Mutex<Vec<Slot>>,
-    freed: Condvar,
-    waiters: std::sync::atomic::AtomicUsize,
+    waiting: Waiting,
 }
 
 impl VcpuPool {
@@ -35,8 +34,7 @@ impl VcpuPool {
                     })
                     .collect(),
             ),
-            freed: Condvar::new(),
-            waiters: std::sync::atomic::AtomicUsize::new(0),
+            waiting: Waiting::default(),
         }
     }
 
@@ -46,15 +44,9 @@ impl VcpuPool {
 
     /// Take a vCPU, `preferred` if it is free, waiting if all are busy.
     pub(crate) fn acquire(&self, preferred: Option<usize>) -> Vcpu {
-        use std::sync::atomic::Ordering::Relaxed;
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if preempt::take_yield() && self.waiters.load(Relaxed) > 0 {
-            slots = self
-                .freed
-                .wait_timeout(slots, preempt::SLICE)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        let mut slots = self
+            .waiting
+            .yield_first(self.slots.lock().unwrap_or_else(|e| e.into_inner()));
         loop {
             let chosen = preferred
                 .filter(|&i| slots.get(i).is_some_and(|s| s.vcpu.is_some()))
@@ -65,14 +57,9 @@ impl VcpuPool {
                 slot.holder = Some(Holder::me(std::ptr::from_mut(vcpu.fd.get_kvm_run())));
                 return vcpu;
             }
-            self.waiters.fetch_add(1, Relaxed);
-            let (guard, waited) = self
-                .freed
-                .wait_timeout(slots, preempt::SLICE)
-                .unwrap_or_else(|e| e.into_inner());
-            self.waiters.fetch_sub(1, Relaxed);
+            let (guard, timed_out) = self.waiting.wait(slots);
             slots = guard;
-            if waited.timed_out() {
+            if timed_out {
                 preempt::ask_longest_holder(slots.iter_mut().filter_map(|s| s.holder.as_mut()));
             }
         }
@@ -86,6 +73,6 @@ impl VcpuPool {
             holder.release();
         }
         drop(slots);
-        self.freed.notify_one();
+        self.waiting.notify();
     }
 }

@@ -8,12 +8,12 @@
 //! `KVM_RUN` (its switch returns "interrupted", and the next one queues again), and a thread
 //! that gave its vCPU back that way lets the waiters go first.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 use super::fpu::{FpuSlot, FpuState};
 use super::vcpu::Vcpu;
 use crate::error::Result;
-use crate::preempt::{self, Holder};
+use crate::preempt::{self, Holder, Waiting};
 
 struct Slot {
     vcpu: Option<Vcpu>,
@@ -25,9 +25,7 @@ struct Slot {
 
 pub(crate) struct VcpuPool {
     slots: Mutex<Vec<Slot>>,
-    freed: Condvar,
-    /// Threads waiting in `acquire`.
-    waiters: std::sync::atomic::AtomicUsize,
+    waiting: Waiting,
     xsave: bool,
     initial_fpu: FpuState,
 }
@@ -46,8 +44,7 @@ impl VcpuPool {
         crate::kick::install_kick_handler();
         Ok(VcpuPool {
             slots: Mutex::new(slots),
-            freed: Condvar::new(),
-            waiters: std::sync::atomic::AtomicUsize::new(0),
+            waiting: Waiting::default(),
             xsave,
             initial_fpu,
         })
@@ -60,29 +57,18 @@ impl VcpuPool {
     /// Take a vCPU for the context owning `fpu`, waiting if all are busy, and make sure that
     /// context's FPU state is the one loaded in it.
     pub(crate) fn acquire(&self, fpu: &Arc<FpuSlot>) -> Result<Vcpu> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if preempt::take_yield() && self.waiters.load(Relaxed) > 0 {
-            slots = self
-                .freed
-                .wait_timeout(slots, preempt::SLICE)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        let mut slots = self
+            .waiting
+            .yield_first(self.slots.lock().unwrap_or_else(|e| e.into_inner()));
         loop {
             let mut state = fpu.inner.lock().unwrap_or_else(|e| e.into_inner());
             let resident = state.resident_on.filter(|&i| slots[i].vcpu.is_some());
             let chosen = resident.or_else(|| slots.iter().position(|s| s.vcpu.is_some()));
             let Some(i) = chosen else {
                 drop(state);
-                self.waiters.fetch_add(1, Relaxed);
-                let (guard, waited) = self
-                    .freed
-                    .wait_timeout(slots, preempt::SLICE)
-                    .unwrap_or_else(|e| e.into_inner());
-                self.waiters.fetch_sub(1, Relaxed);
+                let (guard, timed_out) = self.waiting.wait(slots);
                 slots = guard;
-                if waited.timed_out() {
+                if timed_out {
                     preempt::ask_longest_holder(slots.iter_mut().filter_map(|s| s.holder.as_mut()));
                 }
                 continue;
@@ -131,7 +117,7 @@ impl VcpuPool {
             holder.release();
         }
         drop(slots);
-        self.freed.notify_one();
+        self.waiting.notify();
     }
 
     /// Forget a context that is going away, so its state is not saved for nobody.
