@@ -52,6 +52,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// An address space (or guest mode) of another machine was passed to this one's context.
+    pub(crate) fn other_machine() -> Error {
+        Error::InvalidRange {
+            addr: 0,
+            len: 0,
+            why: "address space or guest mode belongs to another machine",
+        }
+    }
+
     pub(crate) fn kvm(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
         move |source| Error::Kvm { op, source }
     }

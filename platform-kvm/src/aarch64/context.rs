@@ -60,11 +60,7 @@ impl Context {
         if !Arc::ptr_eq(space.machine(), &self.machine)
             || !Arc::ptr_eq(guest.machine(), &self.machine)
         {
-            return Err(Error::InvalidRange {
-                addr: 0,
-                len: 0,
-                why: "address space or guest mode belongs to another machine",
-            });
+            return Err(Error::other_machine());
         }
         let loadable = space.loadable()?;
         if self.shared.pending.swap(false, Ordering::AcqRel) {
@@ -115,11 +111,7 @@ impl Context {
     /// state at the trap.
     pub fn switch(&mut self, regs: &mut TaskRegs, space: &AddressSpace) -> Result<Trap> {
         if !Arc::ptr_eq(space.machine(), &self.machine) {
-            return Err(Error::InvalidRange {
-                addr: 0,
-                len: 0,
-                why: "address space belongs to another machine",
-            });
+            return Err(Error::other_machine());
         }
         let loadable = space.loadable()?;
         if self.shared.pending.swap(false, Ordering::AcqRel) {

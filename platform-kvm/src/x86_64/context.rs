@@ -98,11 +98,7 @@ impl Context {
     /// state at the trap.
     pub fn switch(&mut self, regs: &mut UserRegs, space: &AddressSpace) -> Result<Trap> {
         if !Arc::ptr_eq(space.machine(), &self.machine) {
-            return Err(Error::InvalidRange {
-                addr: 0,
-                len: 0,
-                why: "address space belongs to another machine",
-            });
+            return Err(Error::other_machine());
         }
         let loadable = space.loadable()?;
         let mut vcpu = self.machine.pool.acquire(&self.fpu)?;

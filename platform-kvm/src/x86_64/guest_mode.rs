@@ -600,11 +600,7 @@ impl GuestMode {
             return Err(Error::GuestFailure("switch outside GuestMode::run".into()));
         }
         if !Arc::ptr_eq(space.machine(), &self.machine) {
-            return Err(Error::InvalidRange {
-                addr: 0,
-                len: 0,
-                why: "address space belongs to another machine",
-            });
+            return Err(Error::other_machine());
         }
         // What `iretq` would refuse at ring 0 is the application's fault, found here.
         if regs.rip >= USER_MAX || regs.rsp > USER_MAX {
