@@ -204,6 +204,13 @@ fn regs_at(pc: u64) -> TaskRegs {
     }
 }
 
+/// [`regs_at`] with `x0` set (the address most programs here work on).
+fn regs_with(pc: u64, x0: u64) -> TaskRegs {
+    let mut regs = regs_at(pc);
+    regs.regs[0] = x0;
+    regs
+}
+
 fn mmio_exits(machine: &Machine) -> u64 {
     machine.exit_stats().get(ExitReason::Mmio)
 }
@@ -245,8 +252,7 @@ fn faults_report_address_access_and_presence() {
     let mut ctx = Context::new(&machine);
 
     // A read of an unmapped page.
-    let mut regs = regs_at(at(&rf_load));
-    regs.regs[0] = DATA + 0x18;
+    let mut regs = regs_with(at(&rf_load), DATA + 0x18);
     let trap = ctx.switch(&mut regs, &space).unwrap();
     assert_eq!(
         trap,
@@ -264,8 +270,7 @@ fn faults_report_address_access_and_presence() {
     assert_eq!(regs.regs[1], 0x5eed);
 
     // A write to the read-only page.
-    let mut regs = regs_at(at(&rf_store));
-    regs.regs[0] = DATA + 8;
+    let mut regs = regs_with(at(&rf_store), DATA + 8);
     let trap = ctx.switch(&mut regs, &space).unwrap();
     assert_eq!(
         trap,
@@ -277,8 +282,7 @@ fn faults_report_address_access_and_presence() {
     );
 
     // Executing a data page, and an unmapped one.
-    let mut regs = regs_at(at(&rf_call));
-    regs.regs[0] = DATA;
+    let mut regs = regs_with(at(&rf_call), DATA);
     let trap = ctx.switch(&mut regs, &space).unwrap();
     assert_eq!(
         trap,
@@ -288,8 +292,7 @@ fn faults_report_address_access_and_presence() {
             present: true
         }
     );
-    let mut regs = regs_at(at(&rf_call));
-    regs.regs[0] = DATA + 0x10_0000;
+    let mut regs = regs_with(at(&rf_call), DATA + 0x10_0000);
     let trap = ctx.switch(&mut regs, &space).unwrap();
     assert_eq!(
         trap,
@@ -367,8 +370,7 @@ fn the_application_cannot_reach_kernel_pages_or_sentry_memory() {
         (at(&rf_load), sentry, Access::Read, false),
         (at(&rf_store), sentry, Access::Write, false),
     ] {
-        let mut regs = regs_at(program);
-        regs.regs[0] = addr;
+        let mut regs = regs_with(program, addr);
         regs.regs[1] = 0xbad;
         let trap = ctx.switch(&mut regs, &space).unwrap();
         assert_eq!(
@@ -400,28 +402,24 @@ fn two_address_spaces_see_their_own_pages_and_unmaps_take_effect() {
     let mut ctx = Context::new(&machine);
     for round in 0..50 {
         for (space, want) in [(&a, 0xa), (&b, 0xb)] {
-            let mut regs = regs_at(at(&rf_load));
-            regs.regs[0] = DATA;
+            let mut regs = regs_with(at(&rf_load), DATA);
             assert_eq!(ctx.switch(&mut regs, space).unwrap(), Trap::Syscall);
             assert_eq!(regs.regs[1], want, "round {round}");
         }
     }
     // Mapped again to another frame (as a copy-on-write break does), it reads the new one.
     data_page(&machine, &pages, &a, DATA, Perms::READ, 0xc);
-    let mut regs = regs_at(at(&rf_load));
-    regs.regs[0] = DATA;
+    let mut regs = regs_with(at(&rf_load), DATA);
     assert_eq!(ctx.switch(&mut regs, &a).unwrap(), Trap::Syscall);
     assert_eq!(regs.regs[1], 0xc, "the replaced translation is gone");
     // Once unmapped (after the TLB held it), the page is gone for that space only.
     b.unmap(DATA, PAGE).unwrap();
-    let mut regs = regs_at(at(&rf_load));
-    regs.regs[0] = DATA;
+    let mut regs = regs_with(at(&rf_load), DATA);
     assert!(matches!(
         ctx.switch(&mut regs, &b).unwrap(),
         Trap::Fault { present: false, .. }
     ));
-    let mut regs = regs_at(at(&rf_load));
-    regs.regs[0] = DATA;
+    let mut regs = regs_with(at(&rf_load), DATA);
     assert_eq!(ctx.switch(&mut regs, &a).unwrap(), Trap::Syscall);
     assert_eq!(regs.regs[1], 0xc);
     // A released space cannot be switched to.
@@ -537,8 +535,7 @@ fn an_interrupt_takes_a_spinning_application_out_in_both_modes() {
         );
         let mut ctx = Context::new(&machine);
         let interrupter = ctx.interrupter();
-        let mut regs = regs_at(at(&rf_spin));
-        regs.regs[0] = DATA;
+        let mut regs = regs_with(at(&rf_spin), DATA);
         regs.regs[5] = 0x5555;
         let kicker = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(200));
@@ -590,8 +587,7 @@ fn more_spinning_threads_than_vcpus_all_get_to_run_in_both_modes() {
             std::thread::spawn(move || {
                 runner.run(|| {
                     let mut ctx = Context::new(&machine);
-                    let mut regs = regs_at(at(&rf_spin));
-                    regs.regs[0] = DATA;
+                    let mut regs = regs_with(at(&rf_spin), DATA);
                     runner.switch_past_interrupts(&mut ctx, &mut regs, &space)
                 })
             })
@@ -600,8 +596,7 @@ fn more_spinning_threads_than_vcpus_all_get_to_run_in_both_modes() {
         let started = Instant::now();
         let trap = runner.run(|| {
             let mut ctx = Context::new(&machine);
-            let mut regs = regs_at(at(&rf_set_flag));
-            regs.regs[0] = DATA;
+            let mut regs = regs_with(at(&rf_set_flag), DATA);
             regs.regs[1] = 1;
             runner.switch_past_interrupts(&mut ctx, &mut regs, &space)
         });
@@ -676,8 +671,7 @@ fn guest_mode_leaves_for_host_calls_and_keeps_the_sentry_state() {
         let mut acc = 1.5f64;
         let mut seen = Vec::new();
         for round in 0..200u64 {
-            let mut regs = regs_at(at(&rf_load));
-            regs.regs[0] = DATA;
+            let mut regs = regs_with(at(&rf_load), DATA);
             let trap = ctx.switch_in_guest(guest, &mut regs, &space).unwrap();
             assert_eq!(trap, Trap::Syscall);
             assert_eq!(regs.regs[1], 0x77);
@@ -698,8 +692,7 @@ fn guest_mode_leaves_for_host_calls_and_keeps_the_sentry_state() {
         assert_eq!(seen, (0..200).collect::<Vec<_>>());
     });
     // Back on the host, the exit-per-trap switch still works on the same machine.
-    let mut regs = regs_at(at(&rf_load));
-    regs.regs[0] = DATA;
+    let mut regs = regs_with(at(&rf_load), DATA);
     assert_eq!(ctx.switch(&mut regs, &space).unwrap(), Trap::Syscall);
 }
 
@@ -712,8 +705,7 @@ fn guest_mode_faults_exceptions_and_fp_state() {
     let mut one = Context::new(&machine);
     let mut two = Context::new(&machine);
     in_guest_mode(&machine, |guest| {
-        let mut regs = regs_at(at(&rf_store));
-        regs.regs[0] = DATA + 0x40;
+        let mut regs = regs_with(at(&rf_store), DATA + 0x40);
         let trap = one.switch_in_guest(guest, &mut regs, &space).unwrap();
         assert_eq!(
             trap,
@@ -744,8 +736,7 @@ fn guest_mode_faults_exceptions_and_fp_state() {
             Trap::Exception { vector: 0x3c, .. }
         ));
         // The kernel's pages stay out of reach from guest mode too.
-        let mut regs = regs_at(at(&rf_load));
-        regs.regs[0] = KERNEL_FRAME;
+        let mut regs = regs_with(at(&rf_load), KERNEL_FRAME);
         assert_eq!(
             one.switch_in_guest(guest, &mut regs, &space).unwrap(),
             Trap::Fault {
