@@ -84,28 +84,39 @@ impl AddressSpace {
         // address changes (a copy-on-write break, a remap): what is mapped there goes, and
         // every vCPU drops it, before the new translation is written. A change of
         // permissions alone needs no break.
-        let broken = self.with_tables(|tables, pool| {
-            let elsewhere = if len == PAGE {
-                tables
-                    .translate(pool, addr)
-                    .is_some_and(|(pa, _)| pa != target)
-            } else {
-                true
-            };
-            if !elsewhere {
-                return Ok(false);
-            }
-            tables
-                .unmap(pool, addr, len)
-                .map_err(|e| Error::PageTables(e.to_string()))
-        })?;
-        self.changed(broken);
-        self.with_tables(|tables, pool| {
+        let map = |tables: &mut PageTables<Aarch64>, pool: &mut TablePool| {
             tables
                 .map(pool, addr, target, len, perms | Perms::USER)
                 .map_err(|e| Error::PageTables(e.to_string()))
-        })
-        .map(|changed| self.changed(changed))
+        };
+        // In one lock when nothing else is mapped there (a fault's fresh page, the usual case);
+        // `None` when the old translations were removed and must be dropped first.
+        let mapped = self.with_tables(|tables, pool| {
+            let elsewhere = len != PAGE
+                || tables
+                    .translate(pool, addr)
+                    .is_some_and(|(pa, _)| pa != target);
+            if !elsewhere {
+                return map(tables, pool).map(Some);
+            }
+            let removed = tables
+                .unmap(pool, addr, len)
+                .map_err(|e| Error::PageTables(e.to_string()))?;
+            if removed {
+                Ok(None)
+            } else {
+                map(tables, pool).map(Some)
+            }
+        })?;
+        let changed = match mapped {
+            Some(changed) => changed,
+            None => {
+                self.changed(true);
+                self.with_tables(map)?
+            }
+        };
+        self.changed(changed);
+        Ok(())
     }
 
     /// Remove any mapping in `[addr, addr + len)`.
